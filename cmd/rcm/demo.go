@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/rcm-health/rcm/internal/demo"
+	"github.com/rcm-health/rcm/internal/emrclient"
+	"github.com/rcm-health/rcm/internal/platform"
+	"github.com/rcm-health/rcm/pkg/events"
+	"github.com/rcm-health/rcm/pkg/webhook"
+)
+
+// furthestStage is the last event a visit reaches in this build; the demo
+// waits for it. Later stages move it on.
+var furthestStage = struct{ stream, subject string }{events.StreamIntake, events.SubjectVisitRecorded}
+
+type demoOptions struct {
+	visits  int
+	addr    string
+	natsURL string
+	secret  string
+	seed    int64
+	wait    time.Duration
+}
+
+func newDemoCmd() *cobra.Command {
+	var o demoOptions
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Post realistic synthetic visits to a running rcm dev and follow them through",
+		Long: `rcm demo signs synthetic visits with RCM_WEBHOOK_SECRET (or the dev default),
+posts them to intake, and waits until every one has reached the furthest
+stage of the pipeline. It exits 0 only if all of them did.`,
+		Example: `  rcm demo --visits 50
+  rcm demo --visits 500 --addr 127.0.0.1:8080 --data-dir .rcm`,
+		PreRunE: preRunEnv,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.natsURL == "" {
+				u, err := natsURLFromDataDir(dataDir)
+				if err != nil {
+					return err
+				}
+				o.natsURL = u
+			}
+			o.secret = webhookSecretFromEnv()
+			return runDemo(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().IntVar(&o.visits, "visits", 50, "how many visits to post")
+	cmd.Flags().StringVar(&o.addr, "addr", "127.0.0.1:8080", "intake's address")
+	cmd.Flags().StringVar(&dataDir, "data-dir", ".rcm", "the data dir of the rcm dev to follow (for its NATS URL)")
+	cmd.Flags().StringVar(&o.natsURL, "nats-url", "", "NATS URL of the pipeline (default: the one rcm dev wrote in --data-dir)")
+	cmd.Flags().Int64Var(&o.seed, "seed", time.Now().UnixNano(), "random seed of the synthetic visits")
+	cmd.Flags().DurationVar(&o.wait, "wait", 2*time.Minute, "how long to wait for the visits to get through")
+	return cmd
+}
+
+func runDemo(ctx context.Context, o demoOptions) error {
+	secret, err := webhook.ParseSecret(o.secret)
+	if err != nil {
+		return fmt.Errorf("webhook secret: %w", err)
+	}
+	if o.wait == 0 {
+		o.wait = 2 * time.Minute
+	}
+	start := time.Now()
+	visits := demo.Visits(o.seed, o.visits, start)
+	// A run tag keeps two demo runs against one database from colliding.
+	tag := fmt.Sprintf("%x", uint32(o.seed))
+	for i := range visits {
+		visits[i].SourceVisitID = visits[i].SourceVisitID + "-" + tag
+	}
+
+	client := emrclient.New("http://"+o.addr, secret, 8)
+	type result struct {
+		resp emrclient.Response
+		err  error
+	}
+	results := make([]result, len(visits))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r, err := client.Post(ctx, &visits[i])
+				results[i] = result{r, err}
+			}
+		}()
+	}
+	for i := range visits {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	want := map[string]bool{}
+	var rejected []string
+	for i, r := range results {
+		switch {
+		case r.err != nil:
+			rejected = append(rejected, fmt.Sprintf("visit %s: %v", visits[i].SourceVisitID, r.err))
+		case r.resp.Status != http.StatusAccepted:
+			rejected = append(rejected, fmt.Sprintf("visit %s: %d %s", visits[i].SourceVisitID, r.resp.Status, strings.TrimSpace(string(r.resp.Body))))
+		default:
+			rec, err := r.resp.Receipt()
+			if err != nil {
+				rejected = append(rejected, fmt.Sprintf("visit %s: unreadable receipt", visits[i].SourceVisitID))
+				continue
+			}
+			want[rec.EventID] = true
+		}
+	}
+	posted := time.Since(start)
+
+	nc, err := nats.Connect(o.natsURL)
+	if err != nil {
+		return fmt.Errorf("connect to NATS at %s: %w", o.natsURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, o.wait)
+	defer cancel()
+	seen, werr := platform.WaitForMsgIDs(wctx, js, furthestStage.stream, furthestStage.subject, start.Add(-time.Minute), want)
+
+	fmt.Printf("\ndemo: %d visits posted in %s\n", len(visits), posted.Round(time.Millisecond))
+	fmt.Printf("  mix        %s\n", mix(visits))
+	fmt.Printf("  accepted   %d\n", len(want))
+	fmt.Printf("  rejected   %d\n", len(rejected))
+	fmt.Printf("  reached %s: %d of %d (%s)\n", furthestStage.subject, len(seen), len(visits), time.Since(start).Round(time.Millisecond))
+	for _, r := range rejected {
+		fmt.Println("  !", r)
+	}
+	if len(rejected) > 0 || len(seen) < len(visits) {
+		if werr != nil {
+			return fmt.Errorf("%d of %d visits did not reach %s: %w", len(visits)-len(seen), len(visits), furthestStage.subject, werr)
+		}
+		return fmt.Errorf("%d of %d visits did not reach %s", len(visits)-len(seen), len(visits), furthestStage.subject)
+	}
+	return nil
+}
+
+// mix summarises disciplines and plan types, so the summary shows what
+// the demo exercised.
+func mix(vs []events.Visit) string {
+	counts := map[string]int{}
+	for _, v := range vs {
+		counts[v.RenderingProvider.Discipline]++
+		counts[v.Coverage.PlanType]++
+		if v.RenderingProvider.Assistant != nil {
+			counts["with assistant"]++
+		}
+		if v.Telehealth {
+			counts["telehealth"]++
+		}
+		if v.Coverage.PriorAuthorization != nil {
+			counts["prior auth"]++
+		}
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, counts[k])
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"go.uber.org/zap"
+
+	"github.com/rcm-health/rcm/internal/platform"
+)
+
+func zapInt(k string, v int) zap.Field { return zap.Int(k, v) }
+
+// openDeps connects to NATS and Postgres as configured; the returned func
+// closes them.
+func openDeps(ctx context.Context, cfg platform.Config, name string) (platform.Deps, func(), error) {
+	log, err := platform.NewLogger(cfg.LogLevel, cfg.LogConsole)
+	if err != nil {
+		return platform.Deps{}, nil, err
+	}
+	return openDepsWithLogger(ctx, cfg, name, log)
+}
+
+func openDepsWithLogger(ctx context.Context, cfg platform.Config, name string, log *zap.Logger) (platform.Deps, func(), error) {
+	nc, err := platform.ConnectNATS(cfg.NATSURL, name, log)
+	if err != nil {
+		return platform.Deps{}, nil, err
+	}
+	pool, err := platform.OpenPool(ctx, cfg.DatabaseURL, 0)
+	if err != nil {
+		nc.Close()
+		return platform.Deps{}, nil, err
+	}
+	d := platform.Deps{Log: log, NATS: nc, Pool: pool, Registry: platform.NewRegistry(), Streams: cfg.Streams}
+	if err := jetStream(ctx, &d); err != nil {
+		pool.Close()
+		nc.Close()
+		return platform.Deps{}, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return d, func() {
+		pool.Close()
+		_ = nc.Drain()
+	}, nil
+}
+
+// redactURL hides a password in a database URL before it is printed.
+func redactURL(u string) string {
+	if p, err := url.Parse(u); err == nil && p.User != nil {
+		if _, has := p.User.Password(); has {
+			p.User = url.UserPassword(p.User.Username(), "xxxxx")
+			return p.String()
+		}
+	}
+	return u
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/rcm-health/rcm/internal/pgserver"
+	"github.com/rcm-health/rcm/internal/platform"
+	"github.com/rcm-health/rcm/pkg/webhook"
+	"github.com/rcm-health/rcm/services/intake"
+)
+
+func newDevCmd() *cobra.Command {
+	var cfg platform.Config
+	var dataDir, addr string
+	var demoVisits int
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the whole pipeline in one process with embedded NATS and Postgres",
+		Long: `rcm dev runs every stage in one process. NATS with JetStream is embedded
+(data under --data-dir, on a free loopback port). Postgres comes from
+DATABASE_URL, or else rcm starts a private cluster under --data-dir from the
+machine's PostgreSQL server binaries, and stops it on exit.
+
+Webhooks are verified with RCM_WEBHOOK_SECRET (a printed dev default when
+unset), for any source name.`,
+		Example: `  rcm dev                 # serve on 127.0.0.1:8080
+  rcm dev --demo 50       # and post 50 synthetic visits once it is up`,
+		PreRunE: preRunEnv,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDev(cmd.Context(), cfg, dataDir, addr, demoVisits)
+		},
+	}
+	cfg.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&dataDir, "data-dir", ".rcm", "where NATS, Postgres and the mailbox keep their data")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of intake (webhooks, /metrics, /healthz, /readyz)")
+	cmd.Flags().IntVar(&demoVisits, "demo", 0, "post this many synthetic visits once the pipeline is up")
+	_ = cmd.Flags().MarkHidden("nats-url") // dev embeds its own
+	return cmd
+}
+
+func runDev(ctx context.Context, cfg platform.Config, dataDir, addr string, demoVisits int) error {
+	if cfg.LogLevel == "info" {
+		cfg.LogLevel = "warn" // the terminal is for the URLs and the demo summary
+	}
+	log, err := platform.NewLogger(cfg.LogLevel, true)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+
+	ns, err := platform.StartNATS(filepath.Join(abs, "nats"), 0)
+	if err != nil {
+		return err
+	}
+	defer ns.Shutdown()
+	urlFile := filepath.Join(abs, "nats.url")
+	if err := os.WriteFile(urlFile, []byte(ns.URL()+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", urlFile, err)
+	}
+	defer os.Remove(urlFile)
+
+	dbURL := cfg.DatabaseURL
+	pgWhere := "DATABASE_URL"
+	if dbURL == "" {
+		pg, err := pgserver.Start(ctx, pgserver.Options{Dir: filepath.Join(abs, "postgres"), Fsync: true, Log: pgLog(abs)})
+		if err != nil {
+			if errors.Is(err, pgserver.ErrNotFound) {
+				return fmt.Errorf("no PostgreSQL: install the PostgreSQL server (apt-get install postgresql) or set DATABASE_URL")
+			}
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := pg.Stop(sctx); err != nil {
+				log.Warn("stop postgres", zap.Error(err))
+			}
+		}()
+		if err := pg.CreateDatabase(ctx, "rcm"); err != nil {
+			return err
+		}
+		dbURL = pg.URL("rcm")
+		pgWhere = "private cluster in " + pg.DataDir
+	}
+	cfg.NATSURL = ns.URL()
+	cfg.DatabaseURL = dbURL
+	d, closeDeps, err := openDepsWithLogger(ctx, cfg, "rcm-dev", log)
+	if err != nil {
+		return err
+	}
+	defer closeDeps()
+
+	secretText := webhookSecretFromEnv()
+	secret, err := webhook.ParseSecret(secretText)
+	if err != nil {
+		return fmt.Errorf("RCM_WEBHOOK_SECRET: %w", err)
+	}
+	secrets := map[string][]webhook.Secret{intake.AnySource: {secret}}
+
+	ready := make(chan string, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errc <- intake.Run(ctx, intake.Config{Addr: addr, Secrets: secrets, Ready: func(a string) { ready <- a }}, d)
+	}()
+
+	select {
+	case a := <-ready:
+		fmt.Printf(`rcm dev is running (Ctrl-C to stop)
+  intake webhooks   POST http://%[1]s/v1/visits
+  metrics / health  http://%[1]s/metrics  /healthz  /readyz
+  NATS (JetStream)  %[2]s
+  Postgres          %[3]s (%[4]s)
+  data dir          %[5]s
+  webhook secret    %[6]s
+`, a, ns.URL(), redactURL(dbURL), pgWhere, abs, secretNote(secretText))
+		if demoVisits > 0 {
+			go func() {
+				if err := runDemo(ctx, demoOptions{visits: demoVisits, addr: a, natsURL: ns.URL(), secret: secretText, seed: time.Now().UnixNano()}); err != nil {
+					fmt.Fprintln(os.Stderr, "demo:", err)
+				}
+			}()
+		}
+	case err := <-errc:
+		return err
+	}
+	err = <-errc
+	cancel()
+	wg.Wait()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	fmt.Println("rcm dev stopped")
+	return nil
+}
+
+func secretNote(s string) string {
+	if s == devSecret {
+		return s + "  (dev default; set RCM_WEBHOOK_SECRET to change)"
+	}
+	return "from RCM_WEBHOOK_SECRET"
+}
+
+func pgLog(dataDir string) *os.File {
+	f, err := os.OpenFile(filepath.Join(dataDir, "postgres.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil
+	}
+	return f
+}

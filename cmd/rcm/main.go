@@ -1,0 +1,41 @@
+// Command rcm is the revenue-cycle pipeline in one binary: each stage runs
+// alone (rcm intake) or all together with embedded infrastructure (rcm dev).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rcm:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "rcm",
+		Short: "Revenue-cycle pipeline for outpatient OT, PT and SLP clinics",
+		Long: `rcm turns signed therapy visits into claims and reconciles what payers answer.
+
+Run everything locally with embedded NATS and Postgres:
+  rcm dev --demo 50
+
+Run one stage against a deployment:
+  rcm intake --nats-url nats://nats:4222 --database-url postgres://...`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newDevCmd(), newIntakeCmd(), newDemoCmd(), newLoadgenCmd())
+	return root
+}

@@ -1,0 +1,467 @@
+package platform
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/rcm-health/rcm/pkg/events"
+)
+
+// OutboxConfig tunes an Outbox. Zero values take the defaults.
+type OutboxConfig struct {
+	// Schema is the service's schema holding the outbox table.
+	Schema string
+	// SweepInterval is how often rows a crash left behind are looked for
+	// (default 1s).
+	SweepInterval time.Duration
+	// SweepAge is how old an unpublished row must be before the sweeper takes
+	// it (default 3s), so it rarely races the inline relay. When it does,
+	// JetStream drops the second copy by its Nats-Msg-Id.
+	SweepAge time.Duration
+	// BatchSize bounds rows per sweep and per published-mark update (500).
+	BatchSize int
+	// Retention is how long published rows stay, a second copy of the event
+	// log for the replay horizon (default 30 days; negative keeps them).
+	Retention time.Duration
+	// PublishTimeout bounds the wait for JetStream acks (default 10s).
+	PublishTimeout time.Duration
+}
+
+func (c *OutboxConfig) setDefaults() {
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = time.Second
+	}
+	if c.SweepAge <= 0 {
+		c.SweepAge = 3 * time.Second
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.Retention == 0 {
+		c.Retention = 30 * 24 * time.Hour
+	}
+	if c.PublishTimeout <= 0 {
+		c.PublishTimeout = 10 * time.Second
+	}
+}
+
+// Record is an outbox row on its way to JetStream.
+type Record struct {
+	ID      string
+	Subject string
+	Payload []byte
+}
+
+// Outbox writes a service's output events in the same transaction as its
+// state change and relays them to JetStream afterwards.
+//
+// The relay is inline (Relay, right after commit) with a sweeper behind it
+// for rows a crash left unpublished. Both publish with Nats-Msg-Id = event id,
+// so a row published twice is stored once.
+type Outbox struct {
+	cfg  OutboxConfig
+	pool *pgxpool.Pool
+	js   jetstream.JetStream
+	log  *zap.Logger
+
+	queue chan []Record
+	marks chan string
+
+	published prometheus.Counter
+	failures  prometheus.Counter
+	depth     prometheus.Gauge
+}
+
+// NewOutbox returns an outbox for cfg.Schema; call Run to relay.
+func NewOutbox(cfg OutboxConfig, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger, reg prometheus.Registerer) (*Outbox, error) {
+	if !schemaName.MatchString(cfg.Schema) {
+		return nil, fmt.Errorf("outbox: invalid schema name %q", cfg.Schema)
+	}
+	cfg.setDefaults()
+	o := &Outbox{
+		cfg: cfg, pool: pool, js: js, log: log.With(zap.String("component", "outbox")),
+		queue: make(chan []Record, 4096),
+		marks: make(chan string, 8192),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rcm_outbox_published_total", Help: "Outbox events stored in JetStream.",
+			ConstLabels: prometheus.Labels{"schema": cfg.Schema}}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rcm_outbox_publish_failures_total", Help: "Outbox publishes that failed and were left to the sweeper.",
+			ConstLabels: prometheus.Labels{"schema": cfg.Schema}}),
+		depth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rcm_outbox_depth", Help: "Outbox rows not yet published, as of the last sweep.",
+			ConstLabels: prometheus.Labels{"schema": cfg.Schema}}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{o.published, o.failures, o.depth} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("outbox metrics: %w", err)
+			}
+		}
+	}
+	return o, nil
+}
+
+// Add writes envs to the outbox inside tx. An event whose id is already in
+// the outbox is skipped: a handler that runs again produces the same ids.
+func (o *Outbox) Add(ctx context.Context, tx pgx.Tx, envs ...events.Envelope) ([]Record, error) {
+	recs := make([]Record, 0, len(envs))
+	batch := &pgx.Batch{}
+	q := fmt.Sprintf(`INSERT INTO %s.outbox (event_id, subject, event_type, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING`, o.cfg.Schema)
+	for _, e := range envs {
+		if err := e.Validate(); err != nil {
+			return nil, fmt.Errorf("outbox: event %s: %w", e.ID, err)
+		}
+		subject, _ := events.SubjectOf(e.Type)
+		payload, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("outbox: encode event %s: %w", e.ID, err)
+		}
+		batch.Queue(q, e.ID, subject, e.Type, payload)
+		recs = append(recs, Record{ID: e.ID, Subject: subject, Payload: payload})
+	}
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, fmt.Errorf("outbox: insert: %w", err)
+	}
+	return recs, nil
+}
+
+// Relay hands committed records to the background relay and returns at once.
+// If the relay is saturated the records wait for the sweeper instead: they
+// are durable already.
+func (o *Outbox) Relay(recs []Record) {
+	if len(recs) == 0 {
+		return
+	}
+	select {
+	case o.queue <- recs:
+	default:
+	}
+}
+
+// RelayWait publishes committed records and returns once JetStream stored
+// them. A consumer calls it before acking its input, so that an acked input
+// always has its outputs in the stream.
+func (o *Outbox) RelayWait(ctx context.Context, recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := o.publish(ctx, recs); err != nil {
+		return err
+	}
+	return nil
+}
+
+// publish sends recs asynchronously, waits for every ack, and queues the
+// stored ones to be marked published.
+func (o *Outbox) publish(ctx context.Context, recs []Record) error {
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.PublishTimeout)
+	defer cancel()
+	futures := make([]jetstream.PubAckFuture, len(recs))
+	var firstErr error
+	for i, r := range recs {
+		m := nats.NewMsg(r.Subject)
+		m.Data = r.Payload
+		m.Header.Set(nats.MsgIdHdr, r.ID)
+		f, err := o.js.PublishMsgAsync(m)
+		if err != nil {
+			firstErr = fmt.Errorf("relay event %s: %w", r.ID, err)
+			break
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			break
+		}
+		select {
+		case <-f.Ok():
+			o.published.Inc()
+			o.mark(ctx, recs[i].ID)
+		case err := <-f.Err():
+			if firstErr == nil {
+				firstErr = fmt.Errorf("relay event %s: %w", recs[i].ID, err)
+			}
+		case <-ctx.Done():
+			if firstErr == nil {
+				firstErr = fmt.Errorf("relay event %s: %w", recs[i].ID, ctx.Err())
+			}
+		}
+	}
+	if firstErr != nil {
+		o.failures.Inc()
+	}
+	return firstErr
+}
+
+func (o *Outbox) mark(ctx context.Context, id string) {
+	select {
+	case o.marks <- id:
+	case <-ctx.Done():
+	}
+}
+
+// Run relays, marks and sweeps until ctx ends. It sweeps once at start,
+// taking every unpublished row whatever its age: whatever is there was left
+// by a process that is gone or by this one before it restarted.
+func (o *Outbox) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	markCtx, stopMarks := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Add(1)
+	go func() { defer wg.Done(); o.runMarks(markCtx) }()
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				o.drain(context.WithoutCancel(ctx))
+				return
+			case recs := <-o.queue:
+				// Take whatever else is waiting so acks are awaited together.
+				for more := true; more && len(recs) < o.cfg.BatchSize; {
+					select {
+					case r := <-o.queue:
+						recs = append(recs, r...)
+					default:
+						more = false
+					}
+				}
+				if err := o.publish(ctx, recs); err != nil && ctx.Err() == nil {
+					o.log.Warn("relay failed; the sweeper will retry", zap.Error(err), zap.Int("count", len(recs)))
+				}
+			}
+		}
+	}()
+
+	o.sweep(ctx, 0)
+	t := time.NewTicker(o.cfg.SweepInterval)
+	defer t.Stop()
+	lastPrune := time.Now()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-t.C:
+			o.sweep(ctx, o.cfg.SweepAge)
+			if o.cfg.Retention > 0 && time.Since(lastPrune) > time.Minute {
+				lastPrune = time.Now()
+				o.prune(ctx)
+			}
+		}
+	}
+	stopMarks()
+	wg.Wait()
+	return nil
+}
+
+// drain publishes what is queued when the outbox stops, so a clean
+// shutdown leaves nothing for the next start's sweep.
+func (o *Outbox) drain(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var recs []Record
+	for {
+		select {
+		case r := <-o.queue:
+			recs = append(recs, r...)
+		default:
+			if err := o.publish(ctx, recs); err != nil {
+				o.log.Warn("relay at shutdown; the next sweep will retry", zap.Error(err))
+			}
+			return
+		}
+	}
+}
+
+// runMarks records published rows in batches: one UPDATE per batch rather
+// than a transaction per event, which would double the commits of a handler.
+func (o *Outbox) runMarks(ctx context.Context) {
+	q := fmt.Sprintf(`UPDATE %s.outbox SET published_at = now() WHERE event_id = ANY($1) AND published_at IS NULL`, o.cfg.Schema)
+	ids := make([]string, 0, o.cfg.BatchSize)
+	flush := func() {
+		if len(ids) == 0 {
+			return
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, err := o.pool.Exec(fctx, q, ids); err != nil {
+			// Unmarked rows are re-sent by the sweeper and dropped by dedupe.
+			o.log.Warn("mark outbox rows published", zap.Error(err), zap.Int("count", len(ids)))
+		}
+		ids = ids[:0]
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case id := <-o.marks:
+			ids = append(ids, id)
+			if len(ids) >= o.cfg.BatchSize {
+				flush()
+			}
+		case <-t.C:
+			flush()
+		case <-ctx.Done():
+			for {
+				select {
+				case id := <-o.marks:
+					ids = append(ids, id)
+				default:
+					flush()
+					return
+				}
+			}
+		}
+	}
+}
+
+// Sweep publishes unpublished rows older than age; tests and tools call it
+// directly.
+func (o *Outbox) Sweep(ctx context.Context, age time.Duration) (int, error) {
+	total := 0
+	q := fmt.Sprintf(`SELECT event_id, subject, payload FROM %s.outbox
+WHERE published_at IS NULL AND created_at <= now() - $1::interval ORDER BY seq LIMIT $2`, o.cfg.Schema)
+	for {
+		rows, err := o.pool.Query(ctx, q, age.String(), o.cfg.BatchSize)
+		if err != nil {
+			return total, fmt.Errorf("sweep outbox: %w", err)
+		}
+		recs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Record, error) {
+			var rec Record
+			err := r.Scan(&rec.ID, &rec.Subject, &rec.Payload)
+			return rec, err
+		})
+		if err != nil {
+			return total, fmt.Errorf("sweep outbox: %w", err)
+		}
+		if len(recs) == 0 {
+			return total, nil
+		}
+		if err := o.publish(ctx, recs); err != nil {
+			return total, err
+		}
+		total += len(recs)
+		// Marks are asynchronous; make sure they landed before reading the
+		// next page, or it would return the same rows.
+		if err := o.markNow(ctx, recs); err != nil {
+			return total, err
+		}
+		if len(recs) < o.cfg.BatchSize {
+			return total, nil
+		}
+	}
+}
+
+func (o *Outbox) markNow(ctx context.Context, recs []Record) error {
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	_, err := o.pool.Exec(ctx, fmt.Sprintf(`UPDATE %s.outbox SET published_at = now() WHERE event_id = ANY($1) AND published_at IS NULL`, o.cfg.Schema), ids)
+	if err != nil {
+		return fmt.Errorf("mark outbox rows published: %w", err)
+	}
+	return nil
+}
+
+func (o *Outbox) sweep(ctx context.Context, age time.Duration) {
+	n, err := o.Sweep(ctx, age)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		o.log.Warn("outbox sweep", zap.Error(err))
+	}
+	if n > 0 {
+		o.log.Info("outbox sweep relayed rows a previous run left", zap.Int("count", n))
+	}
+	var depth int64
+	if err := o.pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s.outbox WHERE published_at IS NULL`, o.cfg.Schema)).Scan(&depth); err == nil {
+		o.depth.Set(float64(depth))
+	}
+}
+
+func (o *Outbox) prune(ctx context.Context) {
+	_, err := o.pool.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.outbox WHERE published_at < now() - $1::interval`, o.cfg.Schema), o.cfg.Retention.String())
+	if err != nil && ctx.Err() == nil {
+		o.log.Warn("prune outbox", zap.Error(err))
+	}
+}
+
+// Inbox makes a consumer's effect exactly-once: the input event's id, the
+// state change and the output events commit in one transaction.
+type Inbox struct {
+	pool   *pgxpool.Pool
+	schema string
+	outbox *Outbox
+}
+
+// NewInbox returns the inbox of the outbox's schema.
+func NewInbox(pool *pgxpool.Pool, outbox *Outbox) *Inbox {
+	return &Inbox{pool: pool, schema: outbox.cfg.Schema, outbox: outbox}
+}
+
+// HandlerFunc changes state inside tx and returns the events it causes.
+type HandlerFunc func(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]events.Envelope, error)
+
+// Handle runs fn once for the event id per consumer. A repeat returns
+// (false, nil) without running fn. After commit the outputs are published
+// and Handle returns once JetStream has them, so the caller may ack its input.
+func (i *Inbox) Handle(ctx context.Context, consumer string, in events.Envelope, fn HandlerFunc) (bool, error) {
+	var recs []Record
+	first := false
+	err := pgx.BeginFunc(ctx, i.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, i.schema), consumer, in.ID)
+		if err != nil {
+			return fmt.Errorf("inbox: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		first = true
+		out, err := fn(ctx, tx, in)
+		if err != nil {
+			return err
+		}
+		recs, err = i.outbox.Add(ctx, tx, out...)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	if err := i.outbox.RelayWait(ctx, recs); err != nil {
+		// Committed: the sweeper will publish. Returning the error makes the
+		// input come back, and the inbox will skip it then.
+		return first, err
+	}
+	return first, nil
+}
+
+// EventHandler adapts fn to a Watermill handler: it decodes the envelope and
+// runs fn through the inbox. A payload that is not a valid envelope fails
+// every time and so reaches the dead-letter stream after the retries.
+func EventHandler(inbox *Inbox, consumer string, fn HandlerFunc) func(msg *message.Message) error {
+	return func(msg *message.Message) error {
+		in, err := events.Unmarshal(msg.Payload)
+		if err != nil {
+			return fmt.Errorf("message %s: %w", msg.UUID, err)
+		}
+		_, err = inbox.Handle(msg.Context(), consumer, in, fn)
+		return err
+	}
+}
