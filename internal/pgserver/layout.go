@@ -69,7 +69,11 @@ func planLayout(dir string, port int) (layout, error) {
 			if err := ensureDir(l.base, 0o755, nil); err != nil {
 				return layout{}, err
 			}
-			if ok, err := canTraverse(l.base, l.owner); err != nil || !ok {
+			ok, err := canTraverse(l.base, l.owner)
+			if err != nil {
+				return layout{}, err
+			}
+			if !ok {
 				return layout{}, fmt.Errorf("user %s cannot reach %s or %s: make one of them traversable or set DATABASE_URL", l.owner.name, abs, l.base)
 			}
 		}

@@ -97,7 +97,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := initCluster(ctx, bins, l, opts.Fsync); err != nil {
 		return nil, fmt.Errorf("pgserver: %w", err)
 	}
-	if err := clearStale(ctx, l.dataDir); err != nil {
+	if err := clearStale(ctx, l, opts.Port); err != nil {
 		return nil, fmt.Errorf("pgserver: %w", err)
 	}
 	s := &Server{DataDir: l.dataDir, SocketDir: l.sockDir, Port: opts.Port}
@@ -155,7 +155,10 @@ func (s *Server) Stop(ctx context.Context) error {
 func (s *Server) stop(ctx context.Context) error {
 	select {
 	case <-s.done:
-		return fmt.Errorf("pgserver: postgres had already exited (%v)\n%s", s.exitErr, s.log)
+		if s.exitErr == nil {
+			return fmt.Errorf("pgserver: postgres had already exited\n%s", s.log)
+		}
+		return fmt.Errorf("pgserver: postgres had already exited: %w\n%s", s.exitErr, s.log)
 	default:
 	}
 	if err := s.cmd.Process.Signal(os.Interrupt); err != nil && !errors.Is(err, os.ErrProcessDone) {
@@ -326,10 +329,10 @@ func syncDir(dir string) error {
 
 // clearStale makes way for a new postmaster after a previous one ended
 // uncleanly.
-func clearStale(ctx context.Context, dataDir string) error {
-	real, err := filepath.EvalSymlinks(dataDir)
+func clearStale(ctx context.Context, l layout, port int) error {
+	real, err := filepath.EvalSymlinks(l.dataDir)
 	if err != nil {
-		return fmt.Errorf("resolve %s: %w", dataDir, err)
+		return fmt.Errorf("resolve %s: %w", l.dataDir, err)
 	}
 	// Backends outlive a killed postmaster for a moment, and a postmaster
 	// stopped by the death signal needs time for its checkpoint; postgres
@@ -344,32 +347,39 @@ func clearStale(ctx context.Context, dataDir string) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("PostgreSQL processes %v still run on %s: is another rcm using it?", pids, dataDir)
+			return fmt.Errorf("PostgreSQL processes %v still run on %s: is another rcm using it?", pids, l.dataDir)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for old PostgreSQL processes %v on %s: %w", pids, dataDir, ctx.Err())
+			return fmt.Errorf("waiting for old PostgreSQL processes %v on %s: %w", pids, l.dataDir, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	// No process runs on the data directory, so a live pid in postmaster.pid
-	// is an unrelated process that got the old server's pid, as happens in
-	// containers where pids restart from 1. postgres would refuse to start;
-	// a dead pid it handles itself, cleaning up the old shared memory too.
-	pidFile := filepath.Join(dataDir, "postmaster.pid")
-	b, err := os.ReadFile(pidFile)
+	if err := removeStaleLock(filepath.Join(l.dataDir, "postmaster.pid")); err != nil {
+		return err
+	}
+	return removeStaleLock(socketPath(l.sockDir, port) + ".lock")
+}
+
+// removeStaleLock removes a PostgreSQL lock file that names a live process.
+// Called once no process runs on the data directory, such a process is an
+// unrelated one that got the old server's pid, as happens in containers where
+// pids restart from 1, and postgres would refuse to start. A dead pid
+// postgres handles itself, cleaning up the old shared memory too.
+func removeStaleLock(path string) error {
+	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("read %s: %w", pidFile, err)
+		return fmt.Errorf("read %s: %w", path, err)
 	}
 	first, _, _ := strings.Cut(string(b), "\n")
 	if pid, err := strconv.Atoi(strings.TrimSpace(first)); err == nil && !alive(pid) {
 		return nil
 	}
-	if err := os.Remove(pidFile); err != nil {
-		return fmt.Errorf("remove stale %s: %w", pidFile, err)
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove stale %s: %w", path, err)
 	}
 	return nil
 }

@@ -171,7 +171,7 @@ func TestLifecycle(t *testing.T) {
 
 // A container restart hands out pids from 1 again, so postmaster.pid may name
 // a live process that is no postgres; postgres alone would refuse to start.
-func TestStalePIDFileNamingOtherProcess(t *testing.T) {
+func TestStaleLockFilesNamingOtherProcess(t *testing.T) {
 	t.Parallel()
 	dir := traversableDir(t)
 	s := start(t, dir)
@@ -187,14 +187,18 @@ func TestStalePIDFileNamingOtherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sleep.Process.Kill(); _ = sleep.Wait() })
-	pidFile := filepath.Join(s.DataDir, "postmaster.pid")
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, _ := strings.Cut(string(b), "\n")
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(sleep.Process.Pid)+"\n"+rest), 0o600); err != nil {
-		t.Fatal(err)
+	for _, lock := range []string{
+		filepath.Join(s.DataDir, "postmaster.pid"),
+		filepath.Join(s.SocketDir, ".s.PGSQL.5432.lock"),
+	} {
+		b, err := os.ReadFile(lock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, _ := strings.Cut(string(b), "\n")
+		if err := os.WriteFile(lock, []byte(strconv.Itoa(sleep.Process.Pid)+"\n"+rest), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	s = start(t, dir)

@@ -117,9 +117,14 @@ func NewOutbox(cfg OutboxConfig, pool *pgxpool.Pool, js jetstream.JetStream, log
 // Add writes envs to the outbox inside tx. An event whose id is already in
 // the outbox is skipped: a handler that runs again produces the same ids.
 func (o *Outbox) Add(ctx context.Context, tx pgx.Tx, envs ...events.Envelope) ([]Record, error) {
+	if len(envs) == 0 {
+		return nil, nil
+	}
 	recs := make([]Record, 0, len(envs))
-	batch := &pgx.Batch{}
-	q := fmt.Sprintf(`INSERT INTO %s.outbox (event_id, subject, event_type, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING`, o.cfg.Schema)
+	ids := make([]string, 0, len(envs))
+	subjects := make([]string, 0, len(envs))
+	types := make([]string, 0, len(envs))
+	payloads := make([][]byte, 0, len(envs))
 	for _, e := range envs {
 		if err := e.Validate(); err != nil {
 			return nil, fmt.Errorf("outbox: event %s: %w", e.ID, err)
@@ -129,13 +134,16 @@ func (o *Outbox) Add(ctx context.Context, tx pgx.Tx, envs ...events.Envelope) ([
 		if err != nil {
 			return nil, fmt.Errorf("outbox: encode event %s: %w", e.ID, err)
 		}
-		batch.Queue(q, e.ID, subject, e.Type, payload)
+		ids, subjects, types, payloads = append(ids, e.ID), append(subjects, subject), append(types, e.Type), append(payloads, payload)
 		recs = append(recs, Record{ID: e.ID, Subject: subject, Payload: payload})
 	}
-	if len(recs) == 0 {
-		return nil, nil
-	}
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+	_, err := tx.Exec(ctx, fmt.Sprintf(`WITH added AS (
+	INSERT INTO %[1]s.outbox (event_id, subject, event_type, payload)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])
+	ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+)
+INSERT INTO %[1]s.outbox_pending (event_id) SELECT event_id FROM added`, o.cfg.Schema), ids, subjects, types, payloads)
+	if err != nil {
 		return nil, fmt.Errorf("outbox: insert: %w", err)
 	}
 	return recs, nil
@@ -294,7 +302,7 @@ func (o *Outbox) drain(ctx context.Context) {
 // runMarks records published rows in batches: one UPDATE per batch rather
 // than a transaction per event, which would double the commits of a handler.
 func (o *Outbox) runMarks(ctx context.Context) {
-	q := fmt.Sprintf(`UPDATE %s.outbox SET published_at = now() WHERE event_id = ANY($1) AND published_at IS NULL`, o.cfg.Schema)
+	q := fmt.Sprintf(`DELETE FROM %s.outbox_pending WHERE event_id = ANY($1)`, o.cfg.Schema)
 	ids := make([]string, 0, o.cfg.BatchSize)
 	flush := func() {
 		if len(ids) == 0 {
@@ -337,8 +345,8 @@ func (o *Outbox) runMarks(ctx context.Context) {
 // directly.
 func (o *Outbox) Sweep(ctx context.Context, age time.Duration) (int, error) {
 	total := 0
-	q := fmt.Sprintf(`SELECT event_id, subject, payload FROM %s.outbox
-WHERE published_at IS NULL AND created_at <= now() - $1::interval ORDER BY seq LIMIT $2`, o.cfg.Schema)
+	q := fmt.Sprintf(`SELECT o.event_id, o.subject, o.payload FROM %[1]s.outbox_pending p JOIN %[1]s.outbox o USING (event_id)
+WHERE p.created_at <= now() - $1::interval ORDER BY p.created_at, p.event_id LIMIT $2`, o.cfg.Schema)
 	for {
 		rows, err := o.pool.Query(ctx, q, age.String(), o.cfg.BatchSize)
 		if err != nil {
@@ -375,7 +383,7 @@ func (o *Outbox) markNow(ctx context.Context, recs []Record) error {
 	for i, r := range recs {
 		ids[i] = r.ID
 	}
-	_, err := o.pool.Exec(ctx, fmt.Sprintf(`UPDATE %s.outbox SET published_at = now() WHERE event_id = ANY($1) AND published_at IS NULL`, o.cfg.Schema), ids)
+	_, err := o.pool.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.outbox_pending WHERE event_id = ANY($1)`, o.cfg.Schema), ids)
 	if err != nil {
 		return fmt.Errorf("mark outbox rows published: %w", err)
 	}
@@ -391,13 +399,14 @@ func (o *Outbox) sweep(ctx context.Context, age time.Duration) {
 		o.log.Info("outbox sweep relayed rows a previous run left", zap.Int("count", n))
 	}
 	var depth int64
-	if err := o.pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s.outbox WHERE published_at IS NULL`, o.cfg.Schema)).Scan(&depth); err == nil {
+	if err := o.pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s.outbox_pending`, o.cfg.Schema)).Scan(&depth); err == nil {
 		o.depth.Set(float64(depth))
 	}
 }
 
 func (o *Outbox) prune(ctx context.Context) {
-	_, err := o.pool.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.outbox WHERE published_at < now() - $1::interval`, o.cfg.Schema), o.cfg.Retention.String())
+	_, err := o.pool.Exec(ctx, fmt.Sprintf(`DELETE FROM %[1]s.outbox o WHERE created_at < now() - $1::interval
+AND NOT EXISTS (SELECT 1 FROM %[1]s.outbox_pending p WHERE p.event_id = o.event_id)`, o.cfg.Schema), o.cfg.Retention.String())
 	if err != nil && ctx.Err() == nil {
 		o.log.Warn("prune outbox", zap.Error(err))
 	}

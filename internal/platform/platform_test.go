@@ -359,7 +359,7 @@ func TestSweeperRelaysWhatACrashLeft(t *testing.T) {
 		t.Fatalf("second sweep relayed %d; want 0", n)
 	}
 	// The marks were lost (crash between publish and mark): sweep again.
-	if _, err := d.Pool.Exec(ctx, `UPDATE svc.outbox SET published_at = NULL`); err != nil {
+	if _, err := d.Pool.Exec(ctx, `INSERT INTO svc.outbox_pending (event_id) SELECT event_id FROM svc.outbox`); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := ob.Sweep(ctx, 0); n != 1200 {

@@ -50,17 +50,21 @@ var (
 // {{schema}} is replaced with the service's schema.
 var platformMigrations = []migration{
 	{version: 1, name: "platform_inbox_outbox", sql: `
+-- outbox rows are written once and never updated: with the payload inline,
+-- an UPDATE would copy the whole row. What is still to publish is the narrow
+-- outbox_pending table, whose rows are deleted once JetStream has the event.
 CREATE TABLE {{schema}}.outbox (
-	seq          bigserial PRIMARY KEY,
-	event_id     text NOT NULL UNIQUE,
-	subject      text NOT NULL,
-	event_type   text NOT NULL,
-	payload      bytea NOT NULL,
-	created_at   timestamptz NOT NULL DEFAULT now(),
-	published_at timestamptz
+	event_id   text PRIMARY KEY,
+	subject    text NOT NULL,
+	event_type text NOT NULL,
+	payload    bytea NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX outbox_unpublished ON {{schema}}.outbox (seq) WHERE published_at IS NULL;
-CREATE INDEX outbox_published_at ON {{schema}}.outbox (published_at) WHERE published_at IS NOT NULL;
+CREATE INDEX outbox_created_at ON {{schema}}.outbox USING brin (created_at);
+CREATE TABLE {{schema}}.outbox_pending (
+	event_id   text PRIMARY KEY,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
 CREATE TABLE {{schema}}.inbox (
 	consumer     text NOT NULL,
 	event_id     text NOT NULL,

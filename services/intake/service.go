@@ -24,6 +24,8 @@ type Config struct {
 	// Listener, when set, is used instead of listening on Addr (tests, and
 	// rcm dev printing the real port).
 	Listener net.Listener
+	// Store tunes the group commit.
+	Store StoreConfig
 	// Ready, when set, is called with the address once the API serves.
 	Ready func(addr string)
 }
@@ -42,8 +44,9 @@ func Run(ctx context.Context, cfg Config, d platform.Deps) error {
 	if err != nil {
 		return err
 	}
+	store := NewStore(d.Pool, outbox, cfg.Store)
 	h, err := NewHandler(Handler{
-		Secrets: cfg.Secrets, Store: NewStore(d.Pool, outbox),
+		Secrets: cfg.Secrets, Store: store,
 		Catalog: billing.DefaultCatalog(), Log: log,
 	}, d.Registry)
 	if err != nil {
@@ -73,8 +76,9 @@ func Run(ctx context.Context, cfg Config, d platform.Deps) error {
 	// committed is still published before the process exits.
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); _ = outbox.Run(relayCtx) }()
+	go func() { defer wg.Done(); store.Run(relayCtx) }()
 	defer func() { stopRelay(); wg.Wait() }()
 
 	log.Info("intake serving", zap.String("addr", ln.Addr().String()))
