@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	_ "net/http/pprof" // served only when RCM_PPROF_ADDR is set
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,6 +15,10 @@ import (
 )
 
 func main() {
+	if addr := os.Getenv("RCM_PPROF_ADDR"); addr != "" {
+		// Profiling on a separate, opt-in listener: never on a service port.
+		go func() { fmt.Fprintln(os.Stderr, "pprof:", http.ListenAndServe(addr, nil)) }()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()

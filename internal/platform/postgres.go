@@ -28,6 +28,13 @@ func OpenPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, e
 		cfg.MaxConns = maxConns
 	}
 	cfg.HealthCheckPeriod = 10 * time.Second
+	// A service's tables start empty and grow fast. A generic plan cached
+	// while a table was small keeps its sequential scans as it grows (seen:
+	// intake's head lookup reading 37M rows for 18k visits), so every
+	// execution is planned with its own parameters instead.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
