@@ -77,6 +77,7 @@ func runDev(ctx context.Context, cfg platform.Config, dataDir, addr string, demo
 
 	dbURL := cfg.DatabaseURL
 	pgWhere := "DATABASE_URL"
+	var pgDone <-chan struct{} // closes if the private cluster dies
 	if dbURL == "" {
 		pg, err := pgserver.Start(ctx, pgserver.Options{Dir: filepath.Join(abs, "postgres"), Fsync: true, Log: pgLog(abs)})
 		if err != nil {
@@ -96,6 +97,7 @@ func runDev(ctx context.Context, cfg platform.Config, dataDir, addr string, demo
 			return err
 		}
 		dbURL = pg.URL("rcm")
+		pgDone = pg.Done()
 		pgWhere = "private cluster in " + pg.DataDir
 	}
 	cfg.NATSURL = ns.URL()
@@ -144,7 +146,11 @@ func runDev(ctx context.Context, cfg platform.Config, dataDir, addr string, demo
 	case err := <-errc:
 		return err
 	}
-	err = <-errc
+	select {
+	case err = <-errc:
+	case <-pgDone:
+		err = fmt.Errorf("the private PostgreSQL exited; its log is %s", filepath.Join(abs, "postgres.log"))
+	}
 	cancel()
 	wg.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
