@@ -74,8 +74,9 @@ func TestSlowFailingHandlerIsRedelivered(t *testing.T) {
 	workStream(t, js, 1)
 	log := testLogger(t)
 	sub, err := platform.NewSubscriber(js, platform.SubscriberConfig{
-		Consumer: platform.ConsumerSpec{Stream: testStream, Durable: "slow", AckWait: time.Second},
-		NakDelay: 50 * time.Millisecond,
+		Consumer:  platform.ConsumerSpec{Stream: testStream, Durable: "slow", AckWait: time.Second},
+		NakDelay:  50 * time.Millisecond,
+		Heartbeat: 200 * time.Millisecond,
 	}, log)
 	if err != nil {
 		t.Fatal(err)
