@@ -21,8 +21,9 @@ import (
 )
 
 // furthestStage is the last event a visit reaches in this build; the demo
-// waits for it. Later stages move it on.
-var furthestStage = struct{ stream, subject string }{events.StreamIntake, events.SubjectVisitRecorded}
+// waits for it, recognising a visit's event by its causation chain. Later
+// stages move it on.
+var furthestStage = struct{ stream, subject string }{events.StreamCoder, events.SubjectVisitCoded}
 
 type demoOptions struct {
 	visits  int
@@ -136,13 +137,16 @@ func runDemo(ctx context.Context, o demoOptions) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.wait)
 	defer cancel()
-	seen, werr := platform.WaitForMsgIDs(wctx, js, furthestStage.stream, furthestStage.subject, start.Add(-time.Minute), want)
+	// visit.coded names the visit.recorded it was coded from.
+	var sum codedSummary
+	seen, werr := platform.WaitForCauses(wctx, js, furthestStage.stream, furthestStage.subject, start.Add(-time.Minute), want, sum.add)
 
 	fmt.Printf("\ndemo: %d visits posted in %s\n", len(visits), posted.Round(time.Millisecond))
 	fmt.Printf("  mix        %s\n", mix(visits))
 	fmt.Printf("  accepted   %d\n", len(want))
 	fmt.Printf("  rejected   %d\n", len(rejected))
 	fmt.Printf("  reached %s: %d of %d (%s)\n", furthestStage.subject, len(seen), len(visits), time.Since(start).Round(time.Millisecond))
+	sum.print()
 	for _, r := range rejected {
 		fmt.Println("  !", r)
 	}
@@ -182,4 +186,62 @@ func mix(vs []events.Visit) string {
 		parts[i] = fmt.Sprintf("%s %d", k, counts[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// codedSummary is what the demo says about the coder's work.
+type codedSummary struct {
+	visits, lines, units, held int
+	charges                    int64
+	issues                     map[string]int
+}
+
+func (s *codedSummary) add(data []byte) {
+	e, err := events.Unmarshal(data)
+	if err != nil {
+		return
+	}
+	var c events.VisitCoded
+	if e.DecodeData(&c) != nil {
+		return
+	}
+	s.visits++
+	s.charges += c.ChargeCents
+	held := false
+	for _, l := range c.Lines {
+		s.lines++
+		s.units += l.Units
+	}
+	for _, is := range c.Issues {
+		if s.issues == nil {
+			s.issues = map[string]int{}
+		}
+		s.issues[is.Code]++
+		held = held || is.Severity == events.SeverityError
+	}
+	if held {
+		s.held++
+	}
+}
+
+func (s *codedSummary) print() {
+	if s.visits == 0 {
+		return
+	}
+	fmt.Printf("  coded      %d lines, %d units, $%d.%02d charges; %d held for a biller", s.lines, s.units, s.charges/100, s.charges%100, s.held)
+	keys := make([]string, 0, len(s.issues))
+	for k := range s.issues {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		sep := ", "
+		if i == 0 {
+			sep = " ("
+		}
+		fmt.Printf("%s%s %d", sep, k, s.issues[k])
+	}
+	if len(keys) > 0 {
+		fmt.Print(")")
+	}
+	fmt.Println()
 }

@@ -15,12 +15,13 @@ import (
 	"github.com/rcm-health/rcm/internal/pgserver"
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/webhook"
+	"github.com/rcm-health/rcm/services/coder"
 	"github.com/rcm-health/rcm/services/intake"
 )
 
 func newDevCmd() *cobra.Command {
 	var cfg platform.Config
-	var dataDir, addr string
+	var dataDir, addr, rulesDir string
 	var demoVisits int
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -36,18 +37,32 @@ unset), for any source name.`,
   rcm dev --demo 50       # and post 50 synthetic visits once it is up`,
 		PreRunE: preRunEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDev(cmd.Context(), cfg, dataDir, addr, demoVisits)
+			return runDev(cmd.Context(), devOptions{cfg: cfg, dataDir: dataDir, addr: addr, demoVisits: demoVisits, rulesDir: rulesDir})
 		},
 	}
 	cfg.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&dataDir, "data-dir", ".rcm", "where NATS, Postgres and the mailbox keep their data")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of intake (webhooks, /metrics, /healthz, /readyz)")
 	cmd.Flags().IntVar(&demoVisits, "demo", 0, "post this many synthetic visits once the pipeline is up")
+	cmd.Flags().StringVar(&rulesDir, "rules", "", "rules directory overriding the embedded set (see rcm rules export)")
 	_ = cmd.Flags().MarkHidden("nats-url") // dev embeds its own
 	return cmd
 }
 
-func runDev(ctx context.Context, cfg platform.Config, dataDir, addr string, demoVisits int) error {
+type devOptions struct {
+	cfg        platform.Config
+	dataDir    string
+	addr       string
+	demoVisits int
+	rulesDir   string
+}
+
+func runDev(ctx context.Context, o devOptions) error {
+	cfg, dataDir, addr, demoVisits := o.cfg, o.dataDir, o.addr, o.demoVisits
+	rules, err := loadRules(o.rulesDir)
+	if err != nil {
+		return err
+	}
 	if cfg.LogLevel == "info" {
 		cfg.LogLevel = "warn" // the terminal is for the URLs and the demo summary
 	}
@@ -119,12 +134,23 @@ func runDev(ctx context.Context, cfg platform.Config, dataDir, addr string, demo
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		errc <- intake.Run(ctx, intake.Config{Addr: addr, Secrets: secrets, Ready: func(a string) { ready <- a }}, d)
-	}()
+	// Each stage runs until ctx ends; the first to fail stops them all.
+	errc := make(chan error, 2)
+	stage := func(run func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := run()
+			if err != nil && ctx.Err() == nil {
+				cancel()
+			}
+			errc <- err
+		}()
+	}
+	stage(func() error {
+		return intake.Run(ctx, intake.Config{Addr: addr, Secrets: secrets, Ready: func(a string) { ready <- a }}, d)
+	})
+	stage(func() error { return coder.Run(ctx, coder.Config{Rules: rules}, d) })
 
 	select {
 	case a := <-ready:
@@ -135,7 +161,8 @@ func runDev(ctx context.Context, cfg platform.Config, dataDir, addr string, demo
   Postgres          %[3]s (%[4]s)
   data dir          %[5]s
   webhook secret    %[6]s
-`, a, ns.URL(), redactURL(dbURL), pgWhere, abs, secretNote(secretText))
+  stages            intake, coder (rules %[7]s)
+`, a, ns.URL(), redactURL(dbURL), pgWhere, abs, secretNote(secretText), rules.Version)
 		if demoVisits > 0 {
 			go func() {
 				if err := runDemo(ctx, demoOptions{visits: demoVisits, addr: a, natsURL: ns.URL(), secret: secretText, seed: time.Now().UnixNano()}); err != nil {
@@ -144,6 +171,8 @@ func runDev(ctx context.Context, cfg platform.Config, dataDir, addr string, demo
 			}()
 		}
 	case err := <-errc:
+		cancel()
+		wg.Wait()
 		return err
 	}
 	select {
@@ -153,6 +182,10 @@ func runDev(ctx context.Context, cfg platform.Config, dataDir, addr string, demo
 	}
 	cancel()
 	wg.Wait()
+	// The other stage's result: the first error wins.
+	if err2 := <-errc; err == nil || errors.Is(err, context.Canceled) {
+		err = err2
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -47,7 +47,7 @@ func TestDevAndDemo(t *testing.T) {
 
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- runDev(ctx, cfg, dataDir, addr, 0) }()
+		go func() { done <- runDev(ctx, devOptions{cfg: cfg, dataDir: dataDir, addr: addr}) }()
 		waitHealthy(t, addr, done)
 
 		natsURL, err := natsURLFromDataDir(dataDir)

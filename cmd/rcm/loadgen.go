@@ -12,15 +12,20 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/rcm-health/rcm/internal/demo"
 	"github.com/rcm-health/rcm/internal/emrclient"
+	"github.com/rcm-health/rcm/pkg/events"
 	"github.com/rcm-health/rcm/pkg/webhook"
 )
 
 type loadOptions struct {
 	addr     string
+	dataDir  string
+	natsURL  string
 	clients  int
 	duration time.Duration
 	rate     float64
@@ -50,6 +55,8 @@ Every counted visit got a 202: it was committed with its event in the outbox.`,
 	cmd.Flags().DurationVar(&o.warmup, "warmup", 2*time.Second, "load before measuring starts")
 	cmd.Flags().Float64Var(&o.rate, "rate", 0, "visits per second in total; 0 is as fast as possible")
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().StringVar(&o.dataDir, "data-dir", ".rcm", "the data dir of the rcm dev under load (for its NATS URL, to follow the coder)")
+	cmd.Flags().StringVar(&o.natsURL, "nats-url", "", "NATS URL of the pipeline, to follow the coder (default: from --data-dir)")
 	return cmd
 }
 
@@ -65,6 +72,11 @@ type loadResult struct {
 	P90ms        float64        `json:"p90_ms"`
 	P99ms        float64        `json:"p99_ms"`
 	Maxms        float64        `json:"max_ms"`
+	// Coded is how many visits the coder finished from the start of the
+	// measurement until it caught up, and CodedPerSec its rate.
+	Coded       int64   `json:"coded,omitempty"`
+	CodedPerSec float64 `json:"coded_per_sec,omitempty"`
+	CodedLagSec float64 `json:"coded_catch_up_sec,omitempty"`
 }
 
 func runLoad(ctx context.Context, o loadOptions) error {
@@ -95,9 +107,12 @@ func runLoad(ctx context.Context, o loadOptions) error {
 	if o.rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(o.clients) / o.rate)
 	}
+	follow := newStageFollower(o)
+	defer follow.close()
 	ctx, cancel := context.WithTimeout(ctx, o.warmup+o.duration)
 	defer cancel()
 	measureFrom := time.Now().Add(o.warmup)
+	go follow.markAt(measureFrom)
 
 	type sample struct {
 		lat    time.Duration
@@ -167,6 +182,12 @@ func runLoad(ctx context.Context, o loadOptions) error {
 	}
 	res.VisitsPerSec = float64(res.Accepted) / o.duration.Seconds()
 	res.P50ms, res.P90ms, res.P99ms, res.Maxms = pct(.50), pct(.90), pct(.99), pct(1)
+	if follow != nil {
+		res.Coded, res.CodedLagSec = follow.waitCaughtUp(time.Now())
+		if d := o.duration.Seconds() + res.CodedLagSec; d > 0 {
+			res.CodedPerSec = float64(res.Coded) / d
+		}
+	}
 	if o.asJSON {
 		return json.NewEncoder(stdout()).Encode(res)
 	}
@@ -174,5 +195,92 @@ func runLoad(ctx context.Context, o loadOptions) error {
 	fmt.Printf("  accepted  %d (%.0f visits/s)\n", res.Accepted, res.VisitsPerSec)
 	fmt.Printf("  failed    %d %v\n", res.Failed, res.ByStatus)
 	fmt.Printf("  latency   p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms\n", res.P50ms, res.P90ms, res.P99ms, res.Maxms)
+	if follow != nil {
+		fmt.Printf("  coder     %d coded (%.0f visits/s), caught up %.1f s after the load\n", res.Coded, res.CodedPerSec, res.CodedLagSec)
+	}
 	return nil
+}
+
+// stageFollower counts the coder's output while the load runs, to report
+// the stage's throughput beside intake's.
+type stageFollower struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	mu     sync.Mutex
+	coded0 uint64
+	marked bool
+}
+
+func newStageFollower(o loadOptions) *stageFollower {
+	url := o.natsURL
+	if url == "" {
+		u, err := natsURLFromDataDir(o.dataDir)
+		if err != nil {
+			return nil
+		}
+		url = u
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return nil
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil
+	}
+	return &stageFollower{nc: nc, js: js}
+}
+
+func (f *stageFollower) close() {
+	if f != nil {
+		f.nc.Close()
+	}
+}
+
+func (f *stageFollower) count(stream string) uint64 {
+	s, err := f.js.Stream(context.Background(), stream)
+	if err != nil {
+		return 0
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		return 0
+	}
+	return info.State.Msgs
+}
+
+// markAt records the streams' sizes when measurement starts.
+func (f *stageFollower) markAt(t time.Time) {
+	if f == nil {
+		return
+	}
+	time.Sleep(time.Until(t))
+	out := f.count(events.StreamCoder)
+	f.mu.Lock()
+	f.coded0, f.marked = out, true
+	f.mu.Unlock()
+}
+
+// waitCaughtUp waits until the coder has coded everything intake recorded
+// and returns how many visits it coded since the mark and how long after
+// end it caught up.
+func (f *stageFollower) waitCaughtUp(end time.Time) (int64, float64) {
+	f.mu.Lock()
+	marked, coded0 := f.marked, f.coded0
+	f.mu.Unlock()
+	if !marked {
+		return 0, 0
+	}
+	target := f.count(events.StreamIntake)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out := f.count(events.StreamCoder)
+		if out >= target || time.Now().After(deadline) {
+			// Coded events are one per recorded event here: the load
+			// sends new visits only.
+			return int64(out - coded0), time.Since(end).Seconds()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -511,6 +511,9 @@ func (g *generator) addTimed(v *events.Visit, code string, minutes int, assisted
 			continue
 		}
 		s := events.Service{Code: part.code, Minutes: part.minutes, DiagnosisPointers: g.pointers(len(v.Diagnoses))}
+		// Therapy EMRs document each intervention as its own time block;
+		// most visits say so, and the rest show the NCCI hold in the queue.
+		s.DistinctTimeBlock = len(v.Services) > 0 && g.percent(85)
 		if assisted && part.minutes >= 12 && g.percent(60) {
 			var own int
 			if g.percent(25) {

@@ -464,9 +464,14 @@ func (i *Inbox) Handle(ctx context.Context, consumer string, in events.Envelope,
 // EventHandler adapts fn to a Watermill handler: it decodes the envelope and
 // runs fn through the inbox. A payload that is not a valid envelope fails
 // every time and so reaches the dead-letter stream after the retries.
-func EventHandler(inbox *Inbox, consumer string, fn HandlerFunc) func(msg *message.Message) error {
+func EventHandler(inbox *Inbox, consumer string, fn HandlerFunc) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
 		in, err := events.Unmarshal(msg.Payload)
+		if errors.Is(err, events.ErrUnknownType) {
+			// A newer producer's type (a .v2 beside the .v1): not ours to
+			// handle, and no reason to dead-letter it.
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("message %s: %w", msg.UUID, err)
 		}

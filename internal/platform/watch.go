@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -15,6 +16,23 @@ import (
 // was seen, once every id was seen or ctx ends. Demo runs and tests use it
 // to follow events through the pipeline.
 func WaitForMsgIDs(ctx context.Context, js jetstream.JetStream, stream, subject string, since time.Time, want map[string]bool) (map[string]int, error) {
+	return waitFor(ctx, js, stream, subject, since, want, nil, func(m jetstream.Msg) string { return m.Headers().Get(nats.MsgIdHdr) })
+}
+
+// WaitForCauses is WaitForMsgIDs for events known by what caused them: it
+// counts, per wanted causation id, the events in stream that name it.
+// onMatch, when not nil, sees each matching event's payload.
+func WaitForCauses(ctx context.Context, js jetstream.JetStream, stream, subject string, since time.Time, want map[string]bool, onMatch func(data []byte)) (map[string]int, error) {
+	return waitFor(ctx, js, stream, subject, since, want, onMatch, func(m jetstream.Msg) string {
+		var head struct {
+			CausationID string `json:"causation_id"`
+		}
+		_ = json.Unmarshal(m.Data(), &head)
+		return head.CausationID
+	})
+}
+
+func waitFor(ctx context.Context, js jetstream.JetStream, stream, subject string, since time.Time, want map[string]bool, onMatch func([]byte), key func(jetstream.Msg) string) (map[string]int, error) {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if !since.IsZero() {
 		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
@@ -37,12 +55,16 @@ func WaitForMsgIDs(ctx context.Context, js jetstream.JetStream, stream, subject 
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			id := m.Headers().Get(nats.MsgIdHdr)
-			if want[id] {
-				if seen[id] == 0 {
-					missing--
-				}
-				seen[id]++
+			k := key(m)
+			if !want[k] {
+				continue
+			}
+			if seen[k] == 0 {
+				missing--
+			}
+			seen[k]++
+			if onMatch != nil {
+				onMatch(m.Data())
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
