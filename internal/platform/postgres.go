@@ -186,3 +186,13 @@ func readMigrations(dir fs.FS) ([]migration, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	return out, nil
 }
+
+// MustSub is fs.Sub for a service's embedded migrations directory, which
+// the embed pattern guarantees exists.
+func MustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}

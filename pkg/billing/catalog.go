@@ -102,6 +102,10 @@ type Code struct {
 // Catalog is a validated code catalog. It is never changed after loading,
 // so one Catalog may be shared by any number of goroutines.
 type Catalog struct {
+	// addOns maps base codes to their add-on code, built once on first use.
+	addOnsOnce sync.Once
+	addOns     map[string]string
+
 	codes   map[string]Code
 	order   []string
 	sources []string

@@ -110,7 +110,8 @@ func CodeVisit(req CodeRequest) Coding {
 	// Units of the timed services.
 	in := make([]TimedMinutes, len(timed))
 	for i, s := range timed {
-		in[i] = TimedMinutes{Code: s.code.Code, Minutes: s.minutes(), AddOnTo: s.code.AddOnTo, InitialMinutes: s.code.InitialMinutes}
+		in[i] = TimedMinutes{Code: s.code.Code, Minutes: s.minutes(), AddOnTo: s.code.AddOnTo, InitialMinutes: s.code.InitialMinutes,
+			AddOnCode: r.Catalog.AddOns()[s.code.Code]}
 	}
 	var alloc Allocation
 	if c.UnitMethod == events.UnitMethodAMA {
@@ -138,7 +139,9 @@ func CodeVisit(req CodeRequest) Coding {
 			if a.Service == i && a.Units > 0 {
 				addOn, ok := r.Catalog.Lookup(a.Code)
 				if !ok {
-					addOn = Code{Code: a.Code, Timed: true, AddOnTo: s.code.Code}
+					c.issue("units.addon_unknown", events.SeverityError, 0, s.code.Code+" earned "+strconv.Itoa(a.Units)+" more unit(s) but the catalog names no add-on code for it",
+						"report the add-on code in the EMR, or add it to codes.csv (add_on_to "+s.code.Code+")")
+					continue
 				}
 				extra := s
 				extra.code = addOn
@@ -240,15 +243,20 @@ func (c *coder) addTimedLines(payer PayerProfile, discipline string, s service, 
 	}
 	split := SplitTimed(s.code.Code, units, s.therapist, s.assistant, idx)
 	notes = append(notes, split.Notes...)
+	// Split lines carry each clinician's minutes; a single line all of them.
+	therapistMin, assistantMin := s.therapist, s.assistant
+	if split.TherapistUnits == 0 || split.AssistantUnits == 0 {
+		therapistMin, assistantMin = s.minutes(), s.minutes()
+	}
 	if split.TherapistUnits > 0 {
 		l := base
-		l.Units, l.Minutes = split.TherapistUnits, s.therapist
+		l.Units, l.Minutes = split.TherapistUnits, therapistMin
 		c.addLine(l, payer, discipline, &s, notes, "")
 		notes = nil
 	}
 	if split.AssistantUnits > 0 {
 		l := base
-		l.Units, l.Minutes = split.AssistantUnits, s.assistant
+		l.Units, l.Minutes = split.AssistantUnits, assistantMin
 		c.addLine(l, payer, discipline, &s, notes, assistantModifier(discipline))
 	}
 }

@@ -153,6 +153,10 @@ func TestCodeVisit(t *testing.T) {
 			v.Services[0].RequestedModifiers = []string{"76", "59"}
 			return v
 		}(), want: []line{{"97530", 2, "GO 76"}}},
+		{name: "97129 sent alone: the add-on line carries the further units", visit: visit("OT", "medicare_part_b", svc("97129", 40)),
+			want: []line{{"97129", 1, "GO"}, {"97130", 2, "GO"}}},
+		{name: "97129 and 97130 sent apart: same units", visit: visit("OT", "medicare_part_b", svc("97129", 15), svc("97130", 25)),
+			want: []line{{"97129", 1, "GO"}, {"97130", 2, "GO"}}},
 		{name: "unknown code and missing minutes are held, the rest coded", visit: visit("OT", "medicare_part_b", svc("99999", 20), svc("97530", 0), svc("97535", 23)),
 			want: []line{{"97535", 2, "GO"}}, issues: []string{"code.unknown:error", "units.minutes_missing:error"}},
 	}

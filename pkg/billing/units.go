@@ -97,6 +97,11 @@ type Allocation struct {
 // the first in file order if there were several. Build it once per catalog
 // and fill TimedMinutes.AddOnCode from it.
 func (c *Catalog) AddOns() map[string]string {
+	c.addOnsOnce.Do(func() { c.addOns = c.buildAddOns() })
+	return c.addOns
+}
+
+func (c *Catalog) buildAddOns() map[string]string {
 	m := make(map[string]string)
 	for _, code := range c.order {
 		if k := c.codes[code]; k.AddOnTo != "" {

@@ -112,30 +112,7 @@ func coded(t *testing.T, js jetstream.JetStream, want int) []events.Envelope {
 // events waits a short while for one to show up.
 func codedWithin(t *testing.T, js jetstream.JetStream, want int, wait time.Duration) []events.Envelope {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	var out []events.Envelope
-	for {
-		out = out[:0]
-		cons, err := js.OrderedConsumer(context.Background(), events.StreamCoder, jetstream.OrderedConsumerConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch, err := cons.FetchNoWait(10000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range batch.Messages() {
-			e, err := events.Unmarshal(m.Data())
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, e)
-		}
-		if len(out) >= want || time.Now().After(deadline) {
-			return out
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return ptest.Events(t, js, events.StreamCoder, want, wait)
 }
 
 func decodeCoded(t *testing.T, e events.Envelope) events.VisitCoded {

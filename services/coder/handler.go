@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/billing"
 	"github.com/rcm-health/rcm/pkg/events"
 )
@@ -25,13 +26,7 @@ const Consumer = "coder"
 var migrationFiles embed.FS
 
 // Migrations are the coder's schema migrations, embedded in the binary.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err) // the embed pattern guarantees the directory
-	}
-	return sub
-}
+func Migrations() fs.FS { return platform.MustSub(migrationFiles, "migrations") }
 
 // Handler codes visit.recorded events inside the inbox transaction.
 type Handler struct {

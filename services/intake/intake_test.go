@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rcm-health/rcm/docs"
@@ -117,38 +116,10 @@ func mustJSON(t *testing.T, v any) []byte {
 	return b
 }
 
-// recorded reads every visit.recorded event in the stream.
+// recorded reads the visit.recorded events in the stream.
 func recorded(t *testing.T, js jetstream.JetStream, want int) []events.Envelope {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var out []events.Envelope
-	for ctx.Err() == nil {
-		out = out[:0]
-		cons, err := js.OrderedConsumer(ctx, events.StreamIntake, jetstream.OrderedConsumerConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch, err := cons.FetchNoWait(10000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range batch.Messages() {
-			e, err := events.Unmarshal(m.Data())
-			if err != nil {
-				t.Fatalf("stream holds an invalid event: %v", err)
-			}
-			if m.Headers().Get(nats.MsgIdHdr) != e.ID {
-				t.Fatalf("Nats-Msg-Id %q differs from event id %q", m.Headers().Get(nats.MsgIdHdr), e.ID)
-			}
-			out = append(out, e)
-		}
-		if len(out) >= want {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return out
+	return ptest.Events(t, js, events.StreamIntake, want, 10*time.Second)
 }
 
 func TestRevisionsAmendmentsAndVoids(t *testing.T) {

@@ -27,13 +27,7 @@ const Schema = "intake"
 var migrationFiles embed.FS
 
 // Migrations are intake's schema migrations, embedded in the binary.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err) // the embed pattern guarantees the directory
-	}
-	return sub
-}
+func Migrations() fs.FS { return platform.MustSub(migrationFiles, "migrations") }
 
 // Receipt is intake's answer for a recorded revision. The first answer is
 // stored and returned again, byte for byte, for a retried delivery.

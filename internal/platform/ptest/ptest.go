@@ -14,6 +14,7 @@ import (
 
 	"github.com/rcm-health/rcm/internal/pgserver/pgtest"
 	"github.com/rcm-health/rcm/internal/platform"
+	"github.com/rcm-health/rcm/pkg/events"
 )
 
 // NATS starts an embedded JetStream server for the test and connects to it.
@@ -74,4 +75,39 @@ func StreamCount(t testing.TB, js jetstream.JetStream, stream string) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.Msgs
+}
+
+// Events reads every event in stream, polling until there are at least want
+// or wait has passed, and checks each is a valid envelope stored under its
+// own id as Nats-Msg-Id. A test expecting no more events passes a short wait
+// and a want one above what it expects.
+func Events(t testing.TB, js jetstream.JetStream, stream string, want int, wait time.Duration) []events.Envelope {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	var out []events.Envelope
+	for {
+		out = out[:0]
+		cons, err := js.OrderedConsumer(context.Background(), stream, jetstream.OrderedConsumerConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch, err := cons.FetchNoWait(10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			e, err := events.Unmarshal(m.Data())
+			if err != nil {
+				t.Fatalf("stream %s holds an invalid event: %v", stream, err)
+			}
+			if id := m.Headers().Get(nats.MsgIdHdr); id != e.ID {
+				t.Fatalf("Nats-Msg-Id %q differs from event id %q", id, e.ID)
+			}
+			out = append(out, e)
+		}
+		if len(out) >= want || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
