@@ -77,6 +77,9 @@ type loadResult struct {
 	Coded       int64   `json:"coded,omitempty"`
 	CodedPerSec float64 `json:"coded_per_sec,omitempty"`
 	CodedLagSec float64 `json:"coded_catch_up_sec,omitempty"`
+	// DrainPerSec is the coder's rate once the load stopped: the stage
+	// alone, with intake idle.
+	DrainPerSec float64 `json:"coder_drain_per_sec,omitempty"`
 }
 
 func runLoad(ctx context.Context, o loadOptions) error {
@@ -183,7 +186,11 @@ func runLoad(ctx context.Context, o loadOptions) error {
 	res.VisitsPerSec = float64(res.Accepted) / o.duration.Seconds()
 	res.P50ms, res.P90ms, res.P99ms, res.Maxms = pct(.50), pct(.90), pct(.99), pct(1)
 	if follow != nil {
-		res.Coded, res.CodedLagSec = follow.waitCaughtUp(time.Now())
+		var drained int64
+		res.Coded, drained, res.CodedLagSec = follow.waitCaughtUp(time.Now())
+		if res.CodedLagSec > 0.5 {
+			res.DrainPerSec = float64(drained) / res.CodedLagSec
+		}
 		if d := o.duration.Seconds() + res.CodedLagSec; d > 0 {
 			res.CodedPerSec = float64(res.Coded) / d
 		}
@@ -196,7 +203,11 @@ func runLoad(ctx context.Context, o loadOptions) error {
 	fmt.Printf("  failed    %d %v\n", res.Failed, res.ByStatus)
 	fmt.Printf("  latency   p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms\n", res.P50ms, res.P90ms, res.P99ms, res.Maxms)
 	if follow != nil {
-		fmt.Printf("  coder     %d coded (%.0f visits/s), caught up %.1f s after the load\n", res.Coded, res.CodedPerSec, res.CodedLagSec)
+		fmt.Printf("  coder     %d coded (%.0f visits/s), caught up %.1f s after the load", res.Coded, res.CodedPerSec, res.CodedLagSec)
+		if res.DrainPerSec > 0 {
+			fmt.Printf(", draining the backlog at %.0f visits/s", res.DrainPerSec)
+		}
+		fmt.Println()
 	}
 	return nil
 }
@@ -263,23 +274,24 @@ func (f *stageFollower) markAt(t time.Time) {
 }
 
 // waitCaughtUp waits until the coder has coded everything intake recorded
-// and returns how many visits it coded since the mark and how long after
-// end it caught up.
-func (f *stageFollower) waitCaughtUp(end time.Time) (int64, float64) {
+// and returns how many visits it coded since the mark, how many of them
+// after end, and how long after end it caught up.
+func (f *stageFollower) waitCaughtUp(end time.Time) (int64, int64, float64) {
 	f.mu.Lock()
 	marked, coded0 := f.marked, f.coded0
 	f.mu.Unlock()
 	if !marked {
-		return 0, 0
+		return 0, 0, 0
 	}
 	target := f.count(events.StreamIntake)
+	atEnd := f.count(events.StreamCoder)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		out := f.count(events.StreamCoder)
 		if out >= target || time.Now().After(deadline) {
 			// Coded events are one per recorded event here: the load
 			// sends new visits only.
-			return int64(out - coded0), time.Since(end).Seconds()
+			return int64(out - coded0), int64(out - atEnd), time.Since(end).Seconds()
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

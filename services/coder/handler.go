@@ -94,13 +94,11 @@ WHERE patient_key = $1 AND payer_id = $2 AND year = $3 AND bucket = $4`, p.patie
 	var ytd int64
 	voided := rec.Change == events.ChangeVoid || v.Status == events.VisitVoided
 	if !voided && bucket != "" {
-		// Lock the patient's total so that two visits of one patient coded
-		// at once see each other.
-		if _, err := tx.Exec(ctx, `INSERT INTO coder.threshold_totals (patient_key, payer_id, year, bucket, allowed_cents) VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING`,
-			patient, v.Coverage.PayerID, year, bucket); err != nil {
-			return nil, fmt.Errorf("threshold total: %w", err)
-		}
-		if err := tx.QueryRow(ctx, `SELECT allowed_cents FROM coder.threshold_totals WHERE patient_key = $1 AND payer_id = $2 AND year = $3 AND bucket = $4 FOR UPDATE`,
+		// Read and lock the patient's total in one statement (the no-op
+		// update takes the row lock), so that two visits of one patient
+		// coded at once see each other.
+		if err := tx.QueryRow(ctx, `INSERT INTO coder.threshold_totals AS t (patient_key, payer_id, year, bucket, allowed_cents) VALUES ($1, $2, $3, $4, 0)
+ON CONFLICT (patient_key, payer_id, year, bucket) DO UPDATE SET allowed_cents = t.allowed_cents RETURNING allowed_cents`,
 			patient, v.Coverage.PayerID, year, bucket).Scan(&ytd); err != nil {
 			return nil, fmt.Errorf("threshold total: %w", err)
 		}
