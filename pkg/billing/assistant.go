@@ -43,12 +43,19 @@ type AssistantSplit struct {
 // billed 2 units give 1 unit with CQ (the PTA's full 15) and 1 without (13
 // remaining therapist minutes beat 8).
 func SplitTimed(code string, units, therapistMinutes, assistantMinutes int, service int) AssistantSplit {
+	w, home := getNoteWriter()
+	s := splitTimed(&w, code, units, therapistMinutes, assistantMinutes, service)
+	s.Notes = w.release(home)
+	return s
+}
+
+// splitTimed is SplitTimed writing its notes to w; Notes is left nil.
+func splitTimed(w *noteWriter, code string, units, therapistMinutes, assistantMinutes int, service int) AssistantSplit {
 	units = max(units, 0)
 	t, a := clampMinutes(therapistMinutes), clampMinutes(assistantMinutes)
 	if a == 0 || units == 0 {
 		return AssistantSplit{TherapistUnits: units}
 	}
-	w := getNoteWriter()
 	var s AssistantSplit
 
 	if t == 0 {
@@ -60,7 +67,6 @@ func SplitTimed(code string, units, therapistMinutes, assistantMinutes int, serv
 		w.count(units, " unit carries", " units carry")
 		w.s(" CQ/CO")
 		w.end(rAssistantWhole, sCQDeMinimis, service)
-		s.Notes = w.release()
 		return s
 	}
 
@@ -77,7 +83,6 @@ func SplitTimed(code string, units, therapistMinutes, assistantMinutes int, serv
 		fullBlockNote(w, code, "the therapist (joint time included)", t, tf, s.TherapistUnits, " without CQ/CO", service)
 	}
 	if left == 0 {
-		s.Notes = w.release()
 		return s
 	}
 
@@ -92,7 +97,6 @@ func SplitTimed(code string, units, therapistMinutes, assistantMinutes int, serv
 		w.mins(ar)
 		w.s(") each gave 9-14 of the remaining minutes: 1 unit with CQ/CO, 1 without")
 		w.end(rAssistantSplitPair, sCQSteps, service)
-		s.Notes = w.release()
 		return s
 	}
 
@@ -166,7 +170,6 @@ func SplitTimed(code string, units, therapistMinutes, assistantMinutes int, serv
 			}
 		}
 	}
-	s.Notes = w.release()
 	return s
 }
 
@@ -195,13 +198,23 @@ func fullBlockNote(w *noteWriter, code, who string, minutes, blocks, units int, 
 // The Note's Service is -1; the caller sets it. With no assistant minutes the
 // answer is false and the Note is empty.
 func UntimedNeedsAssistantModifier(therapistMinutes, assistantMinutes int) (bool, Note) {
+	if clampMinutes(assistantMinutes) == 0 {
+		return false, Note{Service: -1}
+	}
+	w, home := getNoteWriter()
+	need := untimedAssistant(&w, therapistMinutes, assistantMinutes)
+	return need, w.release(home)[0]
+}
+
+// untimedAssistant is UntimedNeedsAssistantModifier writing its note, if
+// any, to w.
+func untimedAssistant(w *noteWriter, therapistMinutes, assistantMinutes int) bool {
 	t, a := clampMinutes(therapistMinutes), clampMinutes(assistantMinutes)
 	if a == 0 {
-		return false, Note{Service: -1}
+		return false
 	}
 	total := t + a
 	need := a*10 > total
-	w := getNoteWriter()
 	w.s("The assistant alone gave ")
 	w.mins(a)
 	w.s(" of ")
@@ -221,5 +234,5 @@ func UntimedNeedsAssistantModifier(therapistMinutes, assistantMinutes int) (bool
 		w.s("%), 10% or less: no CQ/CO")
 	}
 	w.end(rule, sCQDeMinimis, -1)
-	return need, w.release()[0]
+	return need
 }

@@ -215,11 +215,37 @@ func TestThresholdStatus(t *testing.T) {
 	}
 }
 
+// typicalVisit is a four-service OT visit, as BenchmarkCodeVisit codes it.
+func typicalVisit() *events.Visit {
+	return visit("OT", "medicare_part_b", svc("97530", 23), svc("97110", 15), svc("97112", 10), svc("97535", 8))
+}
+
+// TestCodeVisitAllocs keeps the coder's allocations from creeping back: a
+// typical visit needs about six (one string for all its texts, the lines,
+// one array each for their explanations, modifiers and diagnosis pointers,
+// the threshold status). The budget is generous, for the race detector and
+// the like, but far below one allocation per explanation.
+func TestCodeVisitAllocs(t *testing.T) {
+	// Not parallel: AllocsPerRun counts every goroutine's allocations.
+	rules := billing.DefaultRules()
+	v := typicalVisit()
+	code := func() {
+		if c := billing.CodeVisit(billing.CodeRequest{Visit: v, Rules: rules, YTDAllowedCents: 100000}); len(c.Lines) == 0 {
+			t.Fatal("no lines")
+		}
+	}
+	code() // fill the pools
+	const budget = 16
+	if allocs := testing.AllocsPerRun(200, code); allocs > budget {
+		t.Errorf("CodeVisit made %.1f allocations for a typical visit; the budget is %d", allocs, budget)
+	}
+}
+
 // BenchmarkCodeVisit codes a typical four-service OT visit with the shipped
 // rules, explanations and all.
 func BenchmarkCodeVisit(b *testing.B) {
 	rules := billing.DefaultRules()
-	v := visit("OT", "medicare_part_b", svc("97530", 23), svc("97110", 15), svc("97112", 10), svc("97535", 8))
+	v := typicalVisit()
 	b.ReportAllocs()
 	for b.Loop() {
 		c := billing.CodeVisit(billing.CodeRequest{Visit: v, Rules: rules, YTDAllowedCents: 100000})

@@ -645,18 +645,34 @@ func (r *Rules) Threshold(year int, bucket string) (Threshold, bool) {
 // fallback (payer key ""). Zero with ok true means bundled, not separately
 // paid.
 func (r *Rules) AllowedCents(payerID, planType, code string) (int64, bool) {
+	t := r.allowedTables(payerID, planType)
+	return t.cents(code)
+}
+
+// allowedTables are the tables AllowedCents consults for a payer, in
+// order, so that CodeVisit finds them once per visit rather than once per
+// line.
+type allowedTables [3]map[string]int64
+
+func (r *Rules) allowedTables(payerID, planType string) allowedTables {
+	var t allowedTables
 	if payerID != "" {
-		if c, ok := r.Fees.Allowed[payerID][code]; ok {
-			return c, true
-		}
+		t[0] = r.Fees.Allowed[payerID]
 	}
 	if planType != "" {
-		if c, ok := r.Fees.Allowed[planPrefix+planType][code]; ok {
+		t[1] = r.Fees.Allowed[planPrefix+planType]
+	}
+	t[2] = r.Fees.Allowed[""]
+	return t
+}
+
+func (t *allowedTables) cents(code string) (int64, bool) {
+	for _, m := range t {
+		if c, ok := m[code]; ok {
 			return c, true
 		}
 	}
-	c, ok := r.Fees.Allowed[""][code]
-	return c, ok
+	return 0, false
 }
 
 // ChargeCents is the clinic's charge per unit of a code.

@@ -235,10 +235,19 @@ func (e PTPEdit) inForce(day time.Time) bool {
 // Column2 is the code that is denied or needs the distinct-service
 // modifier. Edits with indicator 9 (not applicable) are never returned.
 func (r *Rules) PTPFor(code1, code2 string, dos time.Time) (PTPEdit, bool) {
-	// The files hold calendar dates; compare in the date of service's own
-	// calendar, whatever its clock and zone.
+	return r.ptpFor(code1, code2, calendarDay(dos))
+}
+
+// calendarDay is the date of service as the PTP files hold dates: its
+// calendar day at midnight UTC, whatever its clock and zone.
+func calendarDay(dos time.Time) time.Time {
 	y, m, d := dos.Date()
-	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// ptpFor is PTPFor on a calendarDay, which CodeVisit computes once for all
+// its pairs.
+func (r *Rules) ptpFor(code1, code2 string, day time.Time) (PTPEdit, bool) {
 	for _, pair := range [2]ptpPair{{code1, code2}, {code2, code1}} {
 		if r.ptpIndex != nil {
 			for _, i := range r.ptpIndex[pair] {

@@ -1,10 +1,5 @@
 package billing
 
-import (
-	"strconv"
-	"sync"
-)
-
 // Note is one decision in words, for explanations. Service is the index of
 // the input service it concerns, or -1 for the visit as a whole.
 type Note struct {
@@ -190,6 +185,21 @@ type svcState struct {
 const smallVisit = 12
 
 func allocate(svcs []TimedMinutes, ama bool) Allocation {
+	var units []int
+	if len(svcs) > 0 {
+		units = make([]int, len(svcs))
+	}
+	w, home := getNoteWriter()
+	a := allocateInto(svcs, ama, units, nil, &w)
+	a.Notes = w.release(home)
+	return a
+}
+
+// allocateInto is AllocateCMS or AllocateAMA with the caller's buffers, so
+// that CodeVisit allocates nothing for them: Units is units (of len(svcs)),
+// AddOn is appended to addOn[:0], and the notes are written to w, Notes left
+// nil.
+func allocateInto(svcs []TimedMinutes, ama bool, units []int, addOn []AddOnUnits, w *noteWriter) Allocation {
 	n := len(svcs)
 	var stack [smallVisit]svcState
 	st := stack[:0]
@@ -198,7 +208,7 @@ func allocate(svcs []TimedMinutes, ama bool) Allocation {
 	}
 	st = st[:n]
 
-	var a Allocation
+	a := Allocation{Units: units, AddOn: addOn[:0]}
 	for i := range svcs {
 		st[i] = svcState{minutes: clampMinutes(svcs[i].Minutes), head: i, addOnSvc: -1}
 	}
@@ -285,13 +295,10 @@ func allocate(svcs []TimedMinutes, ama bool) Allocation {
 		}
 	}
 
-	if n > 0 {
-		a.Units = make([]int, n)
-		for i := range st {
-			a.Units[i] = st[i].units
-		}
+	for i := range st {
+		a.Units[i] = st[i].units
 	}
-	a.Notes = explainUnits(svcs, st, &a, ama, left)
+	explainUnits(w, svcs, st, &a, ama, left)
 	return a
 }
 
@@ -334,156 +341,6 @@ func unitMinutes(m, initial int) int {
 	}
 }
 
-// noteWriter builds every note's text in one buffer and makes one string of
-// it at the end, so a visit's explanation costs two allocations (the text and
-// the []Note), not one per note: the coder runs at hundreds of thousands of
-// visits a second. Writers are pooled, which keeps their buffers. Writes
-// store lengths, never slice headers, except when a buffer grows: pointer
-// stores into the heap pay GC write barriers, which at this allocation rate
-// cost more than the text itself.
-type noteWriter struct {
-	buf  []byte // always at full length; the text is buf[:used]
-	used int
-	meta []noteMeta // likewise meta[:notes]
-	k    int
-}
-
-var noteWriters = sync.Pool{New: func() any {
-	return &noteWriter{buf: make([]byte, 1024), meta: make([]noteMeta, 16)}
-}}
-
-// noteMeta holds no pointers, so filling it costs no GC write barriers.
-type noteMeta struct {
-	rule    ruleID
-	source  sourceID
-	service int
-	end     int
-}
-
-type (
-	ruleID   uint8
-	sourceID uint8
-)
-
-const (
-	rUnitsTotal ruleID = iota
-	rUnitsAllocation
-	rUnitsTie
-	rUnitsBelow8
-	rUnitsAddOn
-	rUnitsMinutes
-	rAssistantWhole
-	rAssistantFullBlock
-	rAssistantRemainingUnit
-	rAssistantSplitPair
-	rAssistantDeMinimis
-	rAssistantUntimed
-)
-
-var ruleNames = [...]string{RuleUnitsTotal, RuleUnitsAllocation, RuleUnitsTie, RuleUnitsBelow8, RuleUnitsAddOn, RuleUnitsMinutes, RuleAssistantWhole, RuleAssistantFullBlock, RuleAssistantRemainingUnit, RuleAssistantSplitPair, RuleAssistantDeMinimis, RuleAssistantUntimed}
-
-const (
-	sCMSUnits sourceID = iota
-	sAMAUnits
-	sAddOn
-	sInput
-	sCQDeMinimis
-	sCQSteps
-)
-
-var sourceNames = [...]string{SourceCMSUnits, SourceAMAUnits, SourceAddOn, SourceInput, SourceCQDeMinimis, SourceCQSteps}
-
-func getNoteWriter() *noteWriter {
-	w := noteWriters.Get().(*noteWriter)
-	w.used, w.k = 0, 0
-	return w
-}
-
-// release returns the notes written and gives the writer back to the pool.
-func (w *noteWriter) release() []Note {
-	notes := w.notes()
-	if len(w.buf) <= 64<<10 { // an odd huge visit should not pin its buffer
-		noteWriters.Put(w)
-	}
-	return notes
-}
-
-func (w *noteWriter) s(s string) {
-	if len(s) > len(w.buf)-w.used {
-		w.grow(len(s))
-	}
-	w.used += copy(w.buf[w.used:], s)
-}
-
-func (w *noteWriter) bytes(b []byte) {
-	if len(b) > len(w.buf)-w.used {
-		w.grow(len(b))
-	}
-	w.used += copy(w.buf[w.used:], b)
-}
-
-func (w *noteWriter) grow(k int) {
-	b := make([]byte, 2*len(w.buf)+k)
-	copy(b, w.buf[:w.used])
-	w.buf = b
-}
-
-// num writes a whole number; minutes and units are nearly always under 100,
-// which skip strconv.
-func (w *noteWriter) num(i int) {
-	if i >= 0 && i < 100 && len(w.buf)-w.used >= 2 {
-		if i >= 10 {
-			w.buf[w.used] = byte('0' + i/10)
-			w.used++
-		}
-		w.buf[w.used] = byte('0' + i%10)
-		w.used++
-		return
-	}
-	var tmp [20]byte
-	w.bytes(strconv.AppendInt(tmp[:0], int64(i), 10))
-}
-
-// mins writes "23 min".
-func (w *noteWriter) mins(m int) {
-	w.num(m)
-	w.s(" min")
-}
-
-// count writes "1 unit", "2 units".
-func (w *noteWriter) count(n int, one, many string) {
-	w.num(n)
-	if n == 1 {
-		w.s(one)
-	} else {
-		w.s(many)
-	}
-}
-
-// end closes the note whose text was written since the previous end.
-func (w *noteWriter) end(rule ruleID, source sourceID, service int) {
-	if w.k == len(w.meta) {
-		w.meta = append(w.meta, noteMeta{})
-		w.meta = w.meta[:cap(w.meta)]
-	}
-	w.meta[w.k] = noteMeta{rule: rule, source: source, service: service, end: w.used}
-	w.k++
-}
-
-func (w *noteWriter) notes() []Note {
-	if w.k == 0 {
-		return nil
-	}
-	text := string(w.buf[:w.used])
-	out := make([]Note, w.k)
-	start := 0
-	for i, m := range w.meta[:w.k] {
-		out[i] = Note{Rule: ruleNames[m.rule], Text: text[start:m.end], Source: sourceNames[m.source], Service: m.service}
-		start = m.end
-	}
-	return out
-}
-
 // unitRange writes the table row of n units: "38-52 min".
 func (w *noteWriter) unitRange(n int) {
 	if n == 0 {
@@ -516,8 +373,7 @@ func (w *noteWriter) entityMinutes(s *svcState) {
 	}
 }
 
-func explainUnits(svcs []TimedMinutes, st []svcState, a *Allocation, ama bool, left int) []Note {
-	w := getNoteWriter()
+func explainUnits(w *noteWriter, svcs []TimedMinutes, st []svcState, a *Allocation, ama bool, left int) {
 	src := sCMSUnits
 	if ama {
 		src = sAMAUnits
@@ -688,7 +544,6 @@ func explainUnits(svcs []TimedMinutes, st []svcState, a *Allocation, ama bool, l
 
 	explainAddOns(w, svcs, st, a)
 	explainClamps(w, svcs)
-	return w.release()
 }
 
 func explainAddOns(w *noteWriter, svcs []TimedMinutes, st []svcState, a *Allocation) {

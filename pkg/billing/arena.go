@@ -1,0 +1,296 @@
+package billing
+
+import (
+	"slices"
+	"strconv"
+	"sync"
+)
+
+// noteWriter builds the text of many notes in one buffer and makes one
+// string of it at the end, so a visit's explanations cost one allocation for
+// their text, not one per note: the coder runs at hundreds of thousands of
+// visits a second. AllocateCMS and SplitTimed use a writer of their own; a
+// CodeVisit call shares one writer between the unit notes, the assistant
+// notes and its own explanations and issues.
+//
+// Notes refer to their text by offsets, never by slice headers or strings,
+// so recording one stores no pointer: pointer stores into the heap pay GC
+// write barriers, which at this allocation rate cost more than the text
+// itself. Appending to buf stores only its length unless it grows. Writers
+// are pooled, which keeps their buffers.
+type noteWriter struct {
+	buf  []byte
+	mark int // where the text of the next note or span begins
+	meta []noteMeta
+}
+
+var noteWriters = sync.Pool{New: func() any { return new(noteWriter) }}
+
+// span is a piece of the writer's text, buf[start:end].
+type span struct{ start, end int }
+
+// noteMeta is one note: its text and what it is about. It holds no
+// pointers, so filling it costs no GC write barriers.
+type noteMeta struct {
+	rule   ruleID
+	source sourceID
+	// service is the input service the note concerns, -1 for the visit (as
+	// Note.Service).
+	service int
+	// owner is the coder's: the line the note explains, or ownerVisit or
+	// ownerPending.
+	owner int
+	text  span
+	// src is the source's text when source is sText.
+	src span
+}
+
+// Owners of a note in a CodeVisit call, besides a line index.
+const (
+	ownerVisit   = -1 // an explanation of the visit as a whole
+	ownerPending = -2 // a note of an input service not (yet) given to a line; dropped if never given
+)
+
+type (
+	ruleID   uint8
+	sourceID uint8
+)
+
+const (
+	rUnitsTotal ruleID = iota
+	rUnitsAllocation
+	rUnitsTie
+	rUnitsBelow8
+	rUnitsAddOn
+	rUnitsMinutes
+	rAssistantWhole
+	rAssistantFullBlock
+	rAssistantRemainingUnit
+	rAssistantSplitPair
+	rAssistantDeMinimis
+	rAssistantUntimed
+	// The coder's own.
+	rUnitsMethod
+	rUnitsMerged
+	rUnitsNoLine
+	rUnitsUntimed
+	rModifierDiscipline
+	rModifierAssistant
+	rModifierDistinct
+	rModifierTelehealth
+	rModifierABN
+	rModifierKX
+	rModifierRequested
+)
+
+var ruleNames = [...]string{
+	rUnitsTotal:             RuleUnitsTotal,
+	rUnitsAllocation:        RuleUnitsAllocation,
+	rUnitsTie:               RuleUnitsTie,
+	rUnitsBelow8:            RuleUnitsBelow8,
+	rUnitsAddOn:             RuleUnitsAddOn,
+	rUnitsMinutes:           RuleUnitsMinutes,
+	rAssistantWhole:         RuleAssistantWhole,
+	rAssistantFullBlock:     RuleAssistantFullBlock,
+	rAssistantRemainingUnit: RuleAssistantRemainingUnit,
+	rAssistantSplitPair:     RuleAssistantSplitPair,
+	rAssistantDeMinimis:     RuleAssistantDeMinimis,
+	rAssistantUntimed:       RuleAssistantUntimed,
+	rUnitsMethod:            "units.method",
+	rUnitsMerged:            "units.merged",
+	rUnitsNoLine:            "units.no_line",
+	rUnitsUntimed:           "units.untimed",
+	rModifierDiscipline:     "modifier.discipline",
+	rModifierAssistant:      "modifier.assistant",
+	rModifierDistinct:       "modifier.distinct",
+	rModifierTelehealth:     "modifier.telehealth",
+	rModifierABN:            "modifier.abn",
+	rModifierKX:             "modifier.kx",
+	rModifierRequested:      "modifier.requested",
+}
+
+const (
+	sCMSUnits sourceID = iota
+	sAMAUnits
+	sAddOn
+	sInput
+	sCQDeMinimis
+	sCQSteps
+	// The coder's own.
+	sNone
+	sPayers
+	sMerged
+	sModifiers
+	sAssistant
+	sKX
+	sABN
+	sText // the note's src span
+)
+
+var sourceNames = [...]string{
+	sCMSUnits:    SourceCMSUnits,
+	sAMAUnits:    SourceAMAUnits,
+	sAddOn:       SourceAddOn,
+	sInput:       SourceInput,
+	sCQDeMinimis: SourceCQDeMinimis,
+	sCQSteps:     SourceCQSteps,
+	sNone:        "",
+	sPayers:      "rules payers.csv",
+	sMerged:      "First Coast, timed codes one line per DOS",
+	sModifiers:   srcModifiers,
+	sAssistant:   srcAssistant,
+	sKX:          srcKX,
+	sABN:         "CMS ABN instructions (Form CMS-R-131)",
+	sText:        "",
+}
+
+// getNoteWriter takes a writer from the pool. The caller works on w, a copy
+// on its own stack, so that appending to the buffers stores no pointer into
+// the heap, and gives it back with release(home).
+func getNoteWriter() (w noteWriter, home *noteWriter) {
+	home = noteWriters.Get().(*noteWriter)
+	w = *home
+	w.reset()
+	return w, home
+}
+
+func (w *noteWriter) reset() {
+	if w.buf == nil {
+		w.buf, w.meta = make([]byte, 0, 1024), make([]noteMeta, 0, 16)
+	}
+	w.buf, w.meta, w.mark = w.buf[:0], w.meta[:0], 0
+}
+
+// release returns the notes written and gives the writer's buffers back to
+// the pool through home.
+func (w *noteWriter) release(home *noteWriter) []Note {
+	notes := w.notes()
+	if w.small() {
+		*home = *w
+		noteWriters.Put(home)
+	}
+	return notes
+}
+
+// small reports whether the writer is worth pooling: an odd huge visit
+// should not pin its buffers.
+func (w *noteWriter) small() bool { return cap(w.buf) <= 64<<10 && cap(w.meta) <= 1024 }
+
+// s writes a string. Reslicing buf in place stores only its length, where
+// an append would store its pointer too and pay a GC write barrier.
+func (w *noteWriter) s(s string) {
+	n := len(w.buf)
+	if len(s) > cap(w.buf)-n {
+		w.grow(len(s))
+	}
+	w.buf = w.buf[:n+len(s)]
+	copy(w.buf[n:], s)
+}
+
+func (w *noteWriter) bytes(b []byte) {
+	n := len(w.buf)
+	if len(b) > cap(w.buf)-n {
+		w.grow(len(b))
+	}
+	w.buf = w.buf[:n+len(b)]
+	copy(w.buf[n:], b)
+}
+
+// grow makes room for k more bytes: rarely, as buffers are pooled, so it
+// is kept out of line.
+//
+//go:noinline
+func (w *noteWriter) grow(k int) { w.buf = slices.Grow(w.buf, k) }
+
+// num writes a whole number as strconv.Itoa does; minutes and units are
+// nearly always under 100, which skip strconv.
+func (w *noteWriter) num(i int) {
+	n := len(w.buf)
+	switch {
+	case i >= 0 && i < 10 && cap(w.buf)-n >= 1:
+		w.buf = w.buf[:n+1]
+		w.buf[n] = byte('0' + i)
+	case i >= 10 && i < 100 && cap(w.buf)-n >= 2:
+		w.buf = w.buf[:n+2]
+		w.buf[n], w.buf[n+1] = byte('0'+i/10), byte('0'+i%10)
+	default:
+		var tmp [20]byte
+		w.bytes(strconv.AppendInt(tmp[:0], int64(i), 10))
+	}
+}
+
+// mins writes "23 min".
+func (w *noteWriter) mins(m int) {
+	w.num(m)
+	w.s(" min")
+}
+
+// count writes "1 unit", "2 units".
+func (w *noteWriter) count(n int, one, many string) {
+	w.num(n)
+	if n == 1 {
+		w.s(one)
+	} else {
+		w.s(many)
+	}
+}
+
+// dollars writes cents as $1,234.56 without floating point.
+func (w *noteWriter) dollars(cents int64) {
+	neg := cents < 0
+	if neg {
+		cents = -cents
+	}
+	var digits [20]byte
+	whole := strconv.AppendInt(digits[:0], cents/100, 10)
+	var tmp [32]byte
+	b := tmp[:0]
+	if neg {
+		b = append(b, '-')
+	}
+	b = append(b, '$')
+	for i, d := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, d)
+	}
+	// Only math.MinInt64 is still negative here; it is written as it
+	// always was rather than made right.
+	frac := cents % 100
+	b = append(b, '.', byte('0'+frac/10), byte('0'+frac%10))
+	w.bytes(b)
+}
+
+// span closes the text written since the last note or span, for a text
+// that is not a note of its own (an issue's message, a note's source, a
+// text several notes share).
+func (w *noteWriter) span() span {
+	sp := span{w.mark, len(w.buf)}
+	w.mark = len(w.buf)
+	return sp
+}
+
+// end closes the note of an input service (or the visit, service -1) whose
+// text was written since the last note or span.
+func (w *noteWriter) end(rule ruleID, source sourceID, service int) {
+	w.add(noteMeta{rule: rule, source: source, service: service, owner: ownerPending, text: w.span()})
+}
+
+// add records a note whose text is already written.
+func (w *noteWriter) add(m noteMeta) { w.meta = append(w.meta, m) }
+
+// notes makes the notes written, for the exported functions that return
+// []Note.
+func (w *noteWriter) notes() []Note {
+	if len(w.meta) == 0 {
+		return nil
+	}
+	text := string(w.buf)
+	out := make([]Note, len(w.meta))
+	for i := range w.meta {
+		m := &w.meta[i]
+		out[i] = Note{Rule: ruleNames[m.rule], Text: text[m.text.start:m.text.end], Source: sourceNames[m.source], Service: m.service}
+	}
+	return out
+}
