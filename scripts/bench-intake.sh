@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures intake on this machine: 32 concurrent clients firing signed visits
+# Measures intake and the coder on this machine: 32 concurrent clients firing signed visits
 # at `rcm dev` (embedded NATS, private Postgres with fsync on, everything
 # local), beside the raw JetStream ceiling measured in the same run against
 # the same NATS server (natscli's `nats bench js pub async`, 1 KiB, file
@@ -33,7 +33,7 @@ nats_url=$(cat "$work/data/nats.url")
 
 echo "== machine: $(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "== intake: rcm loadgen, 32 clients, $duration"
-"$work/rcm" loadgen --addr "127.0.0.1:$port" --clients 32 --duration "$duration" --warmup 3s
+"$work/rcm" loadgen --addr "127.0.0.1:$port" --data-dir "$work/data" --clients 32 --duration "$duration" --warmup 3s
 
 echo "== ceiling: nats bench js pub async, 1 KiB, file storage, same server"
 go run github.com/nats-io/natscli/nats@v0.5.0 bench js pub async rcm.bench \

@@ -1,0 +1,163 @@
+package x12
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Separators are the four delimiters of an interchange. In 5010 they are
+// declared by the ISA segment itself: the element separator is the byte at
+// offset 3, the repetition separator is ISA11, the component separator is
+// ISA16 (offset 104) and the segment terminator follows it (offset 105)
+// (BILLING.md §6.1).
+type Separators struct {
+	Element    byte
+	Repetition byte // 0 when the interchange declares none
+	Component  byte
+	Segment    byte
+}
+
+// DefaultSeparators are the delimiters most trading partners expect.
+var DefaultSeparators = Separators{Element: '*', Repetition: '^', Component: ':', Segment: '~'}
+
+// valid reports whether the separators are usable: present, distinct and
+// not characters that occur in ordinary data.
+func (s Separators) valid() bool {
+	seps := [...]byte{s.Element, s.Component, s.Segment, s.Repetition}
+	for i, c := range seps {
+		if c == 0 && i < 3 {
+			return false
+		}
+		if c == 0 {
+			continue
+		}
+		if isAlnum(c) || c == ' ' {
+			return false
+		}
+		for _, d := range seps[:i] {
+			if c == d {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// contains returns the first separator in v, or 0.
+func (s Separators) contains(v string) byte {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case s.Element, s.Component, s.Segment:
+			return c
+		case s.Repetition:
+			if c != 0 {
+				return c
+			}
+		}
+	}
+	return 0
+}
+
+// Segment is one segment of an interchange.
+type Segment struct {
+	ID       string
+	Elements []string // Elements[0] is element 01
+	Index    int      // 1-based position of the segment in the file
+
+	comp, rep byte
+}
+
+// Element returns element n (1-based), or "" if the segment has fewer.
+func (s Segment) Element(n int) string {
+	if n < 1 || n > len(s.Elements) {
+		return ""
+	}
+	return s.Elements[n-1]
+}
+
+// Component returns component k (1-based) of element n, or "" if absent. A
+// simple element is its own first component.
+func (s Segment) Component(n, k int) string {
+	return nth(s.Element(n), s.comp, k)
+}
+
+// Repetitions returns the repeats of element n. An element without a
+// repetition separator is one repeat; an empty element has none.
+func (s Segment) Repetitions(n int) []string {
+	e := s.Element(n)
+	if e == "" {
+		return nil
+	}
+	if s.rep == 0 {
+		return []string{e}
+	}
+	return strings.Split(e, string(s.rep))
+}
+
+// String renders the segment with the default separators, for messages
+// and tests.
+func (s Segment) String() string {
+	var b strings.Builder
+	b.WriteString(s.ID)
+	for _, e := range s.Elements {
+		b.WriteByte('*')
+		if s.comp != 0 && s.comp != ':' {
+			e = strings.ReplaceAll(e, string(s.comp), ":")
+		}
+		b.WriteString(e)
+	}
+	b.WriteByte('~')
+	return b.String()
+}
+
+func nth(v string, sep byte, k int) string {
+	if k < 1 || v == "" {
+		return ""
+	}
+	for ; k > 1; k-- {
+		i := strings.IndexByte(v, sep)
+		if sep == 0 || i < 0 {
+			return ""
+		}
+		v = v[i+1:]
+	}
+	if i := strings.IndexByte(v, sep); sep != 0 && i >= 0 {
+		v = v[:i]
+	}
+	return v
+}
+
+// SyntaxError reports a problem in an interchange being read or written.
+// Segment is the 1-based position of the segment in the file and Element
+// the 1-based element (0 when the problem concerns the whole segment).
+// Messages name positions and lengths, never values, because values may be
+// protected health information.
+type SyntaxError struct {
+	Segment int
+	ID      string
+	Element int
+	Msg     string
+}
+
+func (e *SyntaxError) Error() string {
+	if e.ID == "" {
+		return fmt.Sprintf("x12: segment %d: %s", e.Segment, e.Msg)
+	}
+	return fmt.Sprintf("x12: %s at segment %d: %s", e.ID, e.Segment, e.Msg)
+}
+
+func isAlnum(c byte) bool {
+	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
