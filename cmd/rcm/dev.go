@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +25,7 @@ func newDevCmd() *cobra.Command {
 	var cfg platform.Config
 	var dataDir, addr, rulesDir string
 	var demoVisits int
+	var stages []string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole pipeline in one process with embedded NATS and Postgres",
@@ -37,7 +40,11 @@ unset), for any source name.`,
   rcm dev --demo 50       # and post 50 synthetic visits once it is up`,
 		PreRunE: preRunEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDev(cmd.Context(), devOptions{cfg: cfg, dataDir: dataDir, addr: addr, demoVisits: demoVisits, rulesDir: rulesDir})
+			st, err := parseStages(stages)
+			if err != nil {
+				return err
+			}
+			return runDev(cmd.Context(), devOptions{cfg: cfg, dataDir: dataDir, addr: addr, demoVisits: demoVisits, rulesDir: rulesDir, stages: st})
 		},
 	}
 	cfg.AddFlags(cmd.Flags())
@@ -45,6 +52,7 @@ unset), for any source name.`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of intake (webhooks, /metrics, /healthz, /readyz)")
 	cmd.Flags().IntVar(&demoVisits, "demo", 0, "post this many synthetic visits once the pipeline is up")
 	cmd.Flags().StringVar(&rulesDir, "rules", "", "rules directory overriding the embedded set (see rcm rules export)")
+	cmd.Flags().StringSliceVar(&stages, "stages", nil, "stages to run (intake always runs); default all: "+strings.Join(devStages, ","))
 	_ = cmd.Flags().MarkHidden("nats-url") // dev embeds its own
 	return cmd
 }
@@ -55,9 +63,44 @@ type devOptions struct {
 	addr       string
 	demoVisits int
 	rulesDir   string
+	// stages to run besides intake, which always runs; nil runs them all.
+	stages map[string]bool
+}
+
+// devStages are the stages rcm dev can run, in pipeline order.
+var devStages = []string{"intake", "coder"}
+
+func parseStages(list []string) (map[string]bool, error) {
+	m := map[string]bool{"intake": true}
+	if len(list) == 0 {
+		for _, s := range devStages {
+			m[s] = true
+		}
+		return m, nil
+	}
+	for _, s := range list {
+		if !slices.Contains(devStages, s) {
+			return nil, fmt.Errorf("--stages: unknown stage %q (have %s)", s, strings.Join(devStages, ", "))
+		}
+		m[s] = true
+	}
+	return m, nil
+}
+
+func (o devOptions) stageList() string {
+	var out []string
+	for _, s := range devStages {
+		if o.stages[s] {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func runDev(ctx context.Context, o devOptions) error {
+	if o.stages == nil {
+		o.stages, _ = parseStages(nil)
+	}
 	cfg, dataDir, addr, demoVisits := o.cfg, o.dataDir, o.addr, o.demoVisits
 	rules, err := loadRules(o.rulesDir)
 	if err != nil {
@@ -136,7 +179,9 @@ func runDev(ctx context.Context, o devOptions) error {
 	var wg sync.WaitGroup
 	// Each stage runs until ctx ends; the first to fail stops them all.
 	errc := make(chan error, 2)
+	running := 0
 	stage := func(run func() error) {
+		running++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -150,7 +195,9 @@ func runDev(ctx context.Context, o devOptions) error {
 	stage(func() error {
 		return intake.Run(ctx, intake.Config{Addr: addr, Secrets: secrets, Ready: func(a string) { ready <- a }}, d)
 	})
-	stage(func() error { return coder.Run(ctx, coder.Config{Rules: rules}, d) })
+	if o.stages["coder"] {
+		stage(func() error { return coder.Run(ctx, coder.Config{Rules: rules}, d) })
+	}
 
 	select {
 	case a := <-ready:
@@ -161,8 +208,8 @@ func runDev(ctx context.Context, o devOptions) error {
   Postgres          %[3]s (%[4]s)
   data dir          %[5]s
   webhook secret    %[6]s
-  stages            intake, coder (rules %[7]s)
-`, a, ns.URL(), redactURL(dbURL), pgWhere, abs, secretNote(secretText), rules.Version)
+  stages            %[7]s (rules %[8]s)
+`, a, ns.URL(), redactURL(dbURL), pgWhere, abs, secretNote(secretText), o.stageList(), rules.Version)
 		if demoVisits > 0 {
 			go func() {
 				if err := runDemo(ctx, demoOptions{visits: demoVisits, addr: a, natsURL: ns.URL(), secret: secretText, seed: time.Now().UnixNano()}); err != nil {
@@ -182,9 +229,11 @@ func runDev(ctx context.Context, o devOptions) error {
 	}
 	cancel()
 	wg.Wait()
-	// The other stage's result: the first error wins.
-	if err2 := <-errc; err == nil || errors.Is(err, context.Canceled) {
-		err = err2
+	// The other stages' results: the first error wins.
+	for range running - 1 {
+		if err2 := <-errc; err == nil || errors.Is(err, context.Canceled) {
+			err = err2
+		}
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err

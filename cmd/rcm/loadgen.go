@@ -202,7 +202,7 @@ func runLoad(ctx context.Context, o loadOptions) error {
 	fmt.Printf("  accepted  %d (%.0f visits/s)\n", res.Accepted, res.VisitsPerSec)
 	fmt.Printf("  failed    %d %v\n", res.Failed, res.ByStatus)
 	fmt.Printf("  latency   p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms\n", res.P50ms, res.P90ms, res.P99ms, res.Maxms)
-	if follow != nil {
+	if res.Coded > 0 {
 		fmt.Printf("  coder     %d coded (%.0f visits/s), caught up %.1f s after the load", res.Coded, res.CodedPerSec, res.CodedLagSec)
 		if res.DrainPerSec > 0 {
 			fmt.Printf(", draining the backlog at %.0f visits/s", res.DrainPerSec)
@@ -285,6 +285,9 @@ func (f *stageFollower) waitCaughtUp(end time.Time) (int64, int64, float64) {
 	}
 	target := f.count(events.StreamIntake)
 	atEnd := f.count(events.StreamCoder)
+	if atEnd == coded0 {
+		return 0, 0, 0 // no coder ran during the load (rcm dev --stages intake)
+	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		out := f.count(events.StreamCoder)

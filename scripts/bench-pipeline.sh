@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Measures the pipeline on this machine, everything local: `rcm dev` with
+# embedded NATS and a private Postgres with fsync on, 32 concurrent clients
+# firing distinct valid signed visits.
+#
+#   1. intake alone (`rcm dev --stages intake`): durable visits/s and latency;
+#   2. intake and the coder together: both stages' rates, and the coder's
+#      rate draining its backlog once the load stops;
+#   3. the raw JetStream ceiling against the same NATS server (natscli's
+#      `nats bench js pub async`, 1 KiB, file storage), last, so that its
+#      200 MB of writes do not compete with the stages' fsyncs.
+#
+#   scripts/bench-intake.sh [duration]     (default 20s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-20s}
+port=18181
+
+work=$(mktemp -d /tmp/rcm-bench-XXXXXX)
+chmod 755 "$work" # the postgres user must reach the private cluster
+go build -o "$work/rcm" ./cmd/rcm
+
+dev=""
+stop_dev() {
+	if [ -n "$dev" ]; then
+		kill -INT "$dev" 2>/dev/null || true
+		wait "$dev" 2>/dev/null || true
+		dev=""
+	fi
+}
+trap 'stop_dev; rm -rf "$work"' EXIT
+
+# start_dev NAME STAGES: a fresh rcm dev in its own data dir.
+start_dev() {
+	"$work/rcm" dev --data-dir "$work/$1" --addr "127.0.0.1:$port" --stages "$2" >"$work/$1.log" 2>&1 &
+	dev=$!
+	for _ in $(seq 1 300); do
+		curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return
+		sleep 0.1
+	done
+	echo "rcm dev did not become ready; log:" >&2
+	cat "$work/$1.log" >&2
+	exit 1
+}
+
+echo "== machine: $(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%dT%H:%MZ)"
+
+echo "== 1. intake alone: rcm loadgen, 32 clients, $duration"
+start_dev intake intake
+"$work/rcm" loadgen --addr "127.0.0.1:$port" --data-dir "$work/intake" --clients 32 --duration "$duration" --warmup 3s
+stop_dev
+
+echo "== 2. intake and coder: rcm loadgen, 32 clients, $duration"
+start_dev pipeline intake,coder
+"$work/rcm" loadgen --addr "127.0.0.1:$port" --data-dir "$work/pipeline" --clients 32 --duration "$duration" --warmup 3s
+nats_url=$(cat "$work/pipeline/nats.url")
+
+echo "== 3. ceiling: nats bench js pub async, 1 KiB, file storage, same server"
+go run github.com/nats-io/natscli/nats@v0.5.0 bench js pub async rcm.bench \
+	--server "$nats_url" --stream RCMBENCH --create --purge --storage file \
+	--size 1KB --msgs 200000 --no-progress 2>&1 | grep -E "stats|Pub|msgs/sec" || true
