@@ -86,7 +86,7 @@ const (
 //	address.billing_incomplete          error     0     billing address lacks street, city or a 2-letter state
 //	address.billing_po_box              error     0     billing address is a PO Box
 //	address.billing_zip_invalid         error     0     billing ZIP neither 5 nor 9 digits
-//	address.billing_zip_plus4           warning   0     billing ZIP has 5 digits; the billing provider needs ZIP+4
+//	address.billing_zip_plus4           error     0     billing ZIP has 5 digits; the billing provider needs ZIP+4 (837P 2010AA N403)
 //	member.id_missing                   error     0     no member id
 //	member.id_format                    error     0     member id has characters other than letters, digits and hyphens, or over 80
 //	member.mbi_invalid                  error     0     Medicare Part B member id is not an MBI
@@ -396,8 +396,8 @@ func (s *scrubber) providers() {
 	switch zip := a.PostalCode; {
 	case len(zip) == 9 && allDigits(zip):
 	case len(zip) == 5 && allDigits(zip):
-		s.add("address.billing_zip_plus4", events.SeverityWarning, 0,
-			"the billing provider's ZIP code has 5 digits; the billing provider should carry ZIP+4 (9 digits)",
+		s.add("address.billing_zip_plus4", events.SeverityError, 0,
+			"the billing provider's ZIP code has 5 digits; an 837P needs ZIP+4 (9 digits) for the billing provider",
 			"enter the clinic's 9-digit ZIP code, without a hyphen, in the EMR's billing provider settings")
 	default:
 		s.add("address.billing_zip_invalid", events.SeverityError, 0,

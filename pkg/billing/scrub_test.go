@@ -205,7 +205,7 @@ func scrubCases() []scrubCase {
 		{name: "billing ZIP+4 with hyphen", change: func(in *billing.ScrubInput) { in.Coded.Visit.BillingProvider.Address.PostalCode = "15224-3302" },
 			code: "address.billing_zip_invalid", severity: e},
 		{name: "billing ZIP of 5", change: func(in *billing.ScrubInput) { in.Coded.Visit.BillingProvider.Address.PostalCode = "15224" },
-			code: "address.billing_zip_plus4", severity: w},
+			code: "address.billing_zip_plus4", severity: e},
 		{name: "no member id", change: func(in *billing.ScrubInput) { in.Coded.Visit.Coverage.MemberID = "" },
 			code: "member.id_missing", severity: e},
 		{name: "member id with a space, Medicare Advantage", change: func(in *billing.ScrubInput) {
