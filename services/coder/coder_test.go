@@ -66,12 +66,8 @@ func start(t *testing.T, d platform.Deps, rules *billing.Rules) *env {
 
 func exampleVisit(t *testing.T, name string) events.Visit {
 	t.Helper()
-	b, err := docs.FS.ReadFile("examples/" + name)
+	v, err := docs.ExampleVisit(name)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var v events.Visit
-	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}
 	return v

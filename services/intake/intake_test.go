@@ -75,12 +75,8 @@ func start(t *testing.T) *env {
 // example loads a documented example visit, re-sourced to the test's source.
 func example(t *testing.T, name string) events.Visit {
 	t.Helper()
-	b, err := docs.FS.ReadFile("examples/" + name)
+	v, err := docs.ExampleVisit(name)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var v events.Visit
-	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}
 	v.Source = "acme-emr"

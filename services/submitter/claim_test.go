@@ -2,7 +2,6 @@ package submitter_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -23,12 +22,8 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 func codedExample(t *testing.T, name string) *events.VisitCoded {
 	t.Helper()
-	b, err := docs.FS.ReadFile("examples/" + name)
+	v, err := docs.ExampleVisit(name)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var v events.Visit
-	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}
 	rec := events.VisitRecorded{VisitID: intake.VisitID(v.Source, v.SourceVisitID), Revision: v.Revision, Change: events.ChangeNew, Visit: v}
