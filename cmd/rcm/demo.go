@@ -21,9 +21,9 @@ import (
 )
 
 // furthestStage is the last event a visit reaches in this build; the demo
-// waits for it, recognising a visit's event by its causation chain. Later
-// stages move it on.
-var furthestStage = struct{ stream, subject string }{events.StreamCoder, events.SubjectVisitCoded}
+// waits for it, recognising a visit's events by their correlation id (the
+// visit id). Later stages move it on.
+var furthestStage = struct{ stream, subject string }{events.StreamSubmitter, events.SubjectClaimScrubbed}
 
 type demoOptions struct {
 	visits  int
@@ -107,7 +107,8 @@ func runDemo(ctx context.Context, o demoOptions) error {
 	close(next)
 	wg.Wait()
 
-	want := map[string]bool{}
+	want := map[string]bool{} // visit.recorded event ids
+	visitIDs := map[string]bool{}
 	var rejected []string
 	for i, r := range results {
 		switch {
@@ -122,6 +123,7 @@ func runDemo(ctx context.Context, o demoOptions) error {
 				continue
 			}
 			want[rec.EventID] = true
+			visitIDs[rec.VisitID] = true
 		}
 	}
 	posted := time.Since(start)
@@ -139,7 +141,9 @@ func runDemo(ctx context.Context, o demoOptions) error {
 	defer cancel()
 	// visit.coded names the visit.recorded it was coded from.
 	var sum codedSummary
-	seen, werr := platform.WaitForCauses(wctx, js, furthestStage.stream, furthestStage.subject, start.Add(-time.Minute), want, sum.add)
+	_, _ = platform.WaitForCauses(wctx, js, events.StreamCoder, events.SubjectVisitCoded, start.Add(-time.Minute), want, sum.add)
+	var scrub scrubSummary
+	seen, werr := platform.WaitForCorrelations(wctx, js, furthestStage.stream, furthestStage.subject, start.Add(-time.Minute), visitIDs, scrub.add)
 
 	fmt.Printf("\ndemo: %d visits posted in %s\n", len(visits), posted.Round(time.Millisecond))
 	fmt.Printf("  mix        %s\n", mix(visits))
@@ -147,6 +151,7 @@ func runDemo(ctx context.Context, o demoOptions) error {
 	fmt.Printf("  rejected   %d\n", len(rejected))
 	fmt.Printf("  reached %s: %d of %d (%s)\n", furthestStage.subject, len(seen), len(visits), time.Since(start).Round(time.Millisecond))
 	sum.print()
+	scrub.print()
 	for _, r := range rejected {
 		fmt.Println("  !", r)
 	}
@@ -242,6 +247,54 @@ func (s *codedSummary) print() {
 	}
 	if len(keys) > 0 {
 		fmt.Print(")")
+	}
+	fmt.Println()
+}
+
+// scrubSummary is what the demo says about the claims the submitter built.
+type scrubSummary struct {
+	passed, held int
+	edits        map[string]int
+}
+
+func (s *scrubSummary) add(data []byte) {
+	e, err := events.Unmarshal(data)
+	if err != nil {
+		return
+	}
+	var c events.ClaimScrubbed
+	if e.DecodeData(&c) != nil {
+		return
+	}
+	if c.Status == events.ScrubPassed {
+		s.passed++
+	} else {
+		s.held++
+	}
+	for _, ed := range c.Edits {
+		if s.edits == nil {
+			s.edits = map[string]int{}
+		}
+		s.edits[ed.Code+" ("+ed.Severity+")"]++
+	}
+}
+
+func (s *scrubSummary) print() {
+	if s.passed+s.held == 0 {
+		return
+	}
+	fmt.Printf("  claims     %d passed the scrubber, %d held", s.passed, s.held)
+	keys := make([]string, 0, len(s.edits))
+	for k := range s.edits {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		sep := ", "
+		if i == 0 {
+			sep = "; edits: "
+		}
+		fmt.Printf("%s%s %d", sep, k, s.edits[k])
 	}
 	fmt.Println()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/rcm-health/rcm/pkg/webhook"
 	"github.com/rcm-health/rcm/services/coder"
 	"github.com/rcm-health/rcm/services/intake"
+	"github.com/rcm-health/rcm/services/submitter"
 )
 
 func newDevCmd() *cobra.Command {
@@ -68,7 +69,7 @@ type devOptions struct {
 }
 
 // devStages are the stages rcm dev can run, in pipeline order.
-var devStages = []string{"intake", "coder"}
+var devStages = []string{"intake", "coder", "submitter"}
 
 func parseStages(list []string) (map[string]bool, error) {
 	m := map[string]bool{"intake": true}
@@ -178,7 +179,7 @@ func runDev(ctx context.Context, o devOptions) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	// Each stage runs until ctx ends; the first to fail stops them all.
-	errc := make(chan error, 2)
+	errc := make(chan error, len(devStages))
 	running := 0
 	stage := func(run func() error) {
 		running++
@@ -197,6 +198,9 @@ func runDev(ctx context.Context, o devOptions) error {
 	})
 	if o.stages["coder"] {
 		stage(func() error { return coder.Run(ctx, coder.Config{Rules: rules}, d) })
+	}
+	if o.stages["submitter"] {
+		stage(func() error { return submitter.Run(ctx, submitter.Config{Rules: rules}, d) })
 	}
 
 	select {

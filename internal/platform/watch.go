@@ -23,13 +23,27 @@ func WaitForMsgIDs(ctx context.Context, js jetstream.JetStream, stream, subject 
 // counts, per wanted causation id, the events in stream that name it.
 // onMatch, when not nil, sees each matching event's payload.
 func WaitForCauses(ctx context.Context, js jetstream.JetStream, stream, subject string, since time.Time, want map[string]bool, onMatch func(data []byte)) (map[string]int, error) {
-	return waitFor(ctx, js, stream, subject, since, want, onMatch, func(m jetstream.Msg) string {
-		var head struct {
-			CausationID string `json:"causation_id"`
-		}
-		_ = json.Unmarshal(m.Data(), &head)
-		return head.CausationID
-	})
+	return waitFor(ctx, js, stream, subject, since, want, onMatch, envelopeField(func(h envelopeHead) string { return h.CausationID }))
+}
+
+// WaitForCorrelations is WaitForMsgIDs for events known by the visit they
+// concern: it counts, per wanted correlation id, the events in stream that
+// carry it.
+func WaitForCorrelations(ctx context.Context, js jetstream.JetStream, stream, subject string, since time.Time, want map[string]bool, onMatch func(data []byte)) (map[string]int, error) {
+	return waitFor(ctx, js, stream, subject, since, want, onMatch, envelopeField(func(h envelopeHead) string { return h.CorrelationID }))
+}
+
+type envelopeHead struct {
+	CorrelationID string `json:"correlation_id"`
+	CausationID   string `json:"causation_id"`
+}
+
+func envelopeField(get func(envelopeHead) string) func(jetstream.Msg) string {
+	return func(m jetstream.Msg) string {
+		var h envelopeHead
+		_ = json.Unmarshal(m.Data(), &h)
+		return get(h)
+	}
 }
 
 func waitFor(ctx context.Context, js jetstream.JetStream, stream, subject string, since time.Time, want map[string]bool, onMatch func([]byte), key func(jetstream.Msg) string) (map[string]int, error) {

@@ -334,3 +334,52 @@ func TestBadVisitsAreCodedWithHoldReasons(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestConcurrentRevisionsOfANewVisit: two revisions of a visit never seen
+// before, coded at the same time, must not both count towards the
+// threshold total: the current coding is revision 2 either way.
+func TestConcurrentRevisionsOfANewVisit(t *testing.T) {
+	t.Parallel()
+	d := ptest.Deps(t)
+	start(t, d, billing.DefaultRules())
+	base := exampleVisit(t, "visit-ot-medicare.json")
+	base.DateOfService = "2026-03-02"
+	const visits = 20
+	for i := range visits {
+		v1 := base
+		v1.SourceVisitID = fmt.Sprintf("race-%02d", i)
+		first := record(t, d.JS, v1, events.ChangeNew, "", "")
+		v2 := v1
+		v2.Revision = 2
+		v2.Services = slices.Clone(v1.Services)
+		v2.Services = v2.Services[:1]
+		record(t, d.JS, v2, events.ChangeAmendment, first.ID, "")
+	}
+	// Wait until every visit's current coding is revision 2 (a revision 1
+	// coded second is skipped, so the count of events varies).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		if err := d.Pool.QueryRow(context.Background(), `SELECT count(*) FROM coder.visits WHERE visit_revision = 2`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == visits {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d visits at revision 2", n, visits)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // let any stale revision 1 finish
+	var want, total int64
+	if err := d.Pool.QueryRow(context.Background(), `SELECT coalesce(sum(allowed_cents), 0) FROM coder.visits`).Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Pool.QueryRow(context.Background(), `SELECT coalesce(sum(allowed_cents), 0) FROM coder.threshold_totals`).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if total != want || want == 0 {
+		t.Fatalf("threshold total %d; the current codings add up to %d", total, want)
+	}
+}

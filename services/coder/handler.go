@@ -64,6 +64,12 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]
 	if rec.VisitID == "" {
 		return nil, fmt.Errorf("visit.recorded %s: visit_id is empty", in.ID)
 	}
+	// Serialise the visit's revisions even before its row exists: two
+	// revisions coded at once would otherwise both see no prior coding and
+	// both add to the threshold total.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('coder.visit'), hashtext($1))`, rec.VisitID); err != nil {
+		return nil, fmt.Errorf("lock visit: %w", err)
+	}
 	var p prior
 	err := tx.QueryRow(ctx, `SELECT patient_key, payer_id, year, bucket, allowed_cents, coded_revision, visit_revision, last_event_id, rules_version
 FROM coder.visits WHERE visit_id = $1 FOR UPDATE`, rec.VisitID).Scan(&p.patientKey, &p.payerID, &p.year, &p.bucket, &p.allowedCents, &p.codedRevision, &p.visitRevision, &p.lastEventID, &p.rulesVersion)

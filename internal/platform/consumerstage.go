@@ -1,0 +1,95 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Stage describes a consuming stage: one durable consumer whose events a
+// handler turns, exactly once, into state in the stage's schema and events in
+// its outbox. The coder and the submitter are stages; intake is not (it
+// consumes HTTP).
+type Stage struct {
+	// Service names the stage in logs, metrics and its dead-letter subject.
+	Service    string
+	Schema     string
+	Migrations fs.FS
+	Consumer   ConsumerSpec
+	// Subject is the one subject the handler consumes.
+	Subject string
+	Handler HandlerFunc
+	// OpsAddr serves /metrics, /healthz and /readyz; empty serves nothing
+	// (rcm dev serves them once for all stages).
+	OpsAddr string
+	// Concurrency is how many events are handled at once (default 16).
+	Concurrency int
+	// Ready, when set, is called once the consumer runs.
+	Ready func()
+}
+
+// RunStage migrates the stage's schema, provisions streams and its consumer,
+// and handles events until ctx ends. The outbox relay outlives the router
+// so that what the last handlers committed is still published.
+func RunStage(ctx context.Context, s Stage, d Deps) error {
+	log := d.Log.With(zap.String("service", s.Service))
+	if err := Migrate(ctx, d.Pool, s.Schema, s.Migrations); err != nil {
+		return err
+	}
+	if err := EnsureStreams(ctx, d.JS, d.Streams); err != nil {
+		return err
+	}
+	outbox, err := NewOutbox(OutboxConfig{Schema: s.Schema}, d.Pool, d.JS, log, d.Registry)
+	if err != nil {
+		return err
+	}
+	sub, err := NewSubscriber(d.JS, SubscriberConfig{Consumer: s.Consumer, Concurrency: s.Concurrency}, log)
+	if err != nil {
+		return err
+	}
+	router, err := NewRouter(RouterConfig{Service: s.Service}, NewPublisher(d.JS, 0), log)
+	if err != nil {
+		return err
+	}
+	metrics, err := NewStageMetrics(s.Service, d.Registry)
+	if err != nil {
+		return err
+	}
+	router.AddConsumerHandler(s.Service, s.Subject, sub, metrics.Wrap(EventHandler(NewInbox(d.Pool, outbox), s.Consumer.Durable, s.Handler)))
+
+	var wg sync.WaitGroup
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = outbox.Run(relayCtx) }()
+	defer func() { stopRelay(); wg.Wait() }()
+
+	if s.OpsAddr != "" {
+		mux := http.NewServeMux()
+		MountOps(mux, d.Registry, d.Checks())
+		ln, err := net.Listen("tcp", s.OpsAddr)
+		if err != nil {
+			return fmt.Errorf("%s: listen: %w", s.Service, err)
+		}
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = Serve(ctx, srv, ln, 5*time.Second) }()
+		log.Info("ops serving", zap.String("addr", ln.Addr().String()))
+	}
+	go func() {
+		<-router.Running()
+		log.Info("consuming", zap.String("consumer", s.Consumer.Durable))
+		if s.Ready != nil {
+			s.Ready()
+		}
+	}()
+	if err := router.Run(ctx); err != nil {
+		return fmt.Errorf("%s: %w", s.Service, err)
+	}
+	return nil
+}
