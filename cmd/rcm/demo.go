@@ -25,6 +25,28 @@ import (
 // visit id). Later stages move it on.
 var furthestStage = struct{ stream, subject string }{events.StreamSubmitter, events.SubjectClaimScrubbed}
 
+// submittedSummary counts the claims sent, and the files they went in.
+type submittedSummary struct {
+	claims int
+	files  map[string]bool
+}
+
+func (s *submittedSummary) add(data []byte) {
+	e, err := events.Unmarshal(data)
+	if err != nil {
+		return
+	}
+	var c events.ClaimSubmitted
+	if e.DecodeData(&c) != nil {
+		return
+	}
+	if s.files == nil {
+		s.files = map[string]bool{}
+	}
+	s.claims++
+	s.files[c.FileName] = true
+}
+
 type demoOptions struct {
 	visits  int
 	addr    string
@@ -144,6 +166,18 @@ func runDemo(ctx context.Context, o demoOptions) error {
 	_, _ = platform.WaitForCauses(wctx, js, events.StreamCoder, events.SubjectVisitCoded, start.Add(-time.Minute), want, sum.add)
 	var scrub scrubSummary
 	seen, werr := platform.WaitForCorrelations(wctx, js, furthestStage.stream, furthestStage.subject, start.Add(-time.Minute), visitIDs, scrub.add)
+	// Claims that passed are sent in the next batch; give the batcher a
+	// moment and report what went out.
+	var sent submittedSummary
+	if scrub.passed > 0 {
+		sentIDs := map[string]bool{}
+		for id := range visitIDs {
+			sentIDs[id] = true
+		}
+		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+		_, _ = platform.WaitForCorrelationsAtLeast(sctx, js, events.StreamSubmitter, events.SubjectClaimSubmitted, start.Add(-time.Minute), sentIDs, scrub.passed, sent.add)
+		scancel()
+	}
 
 	fmt.Printf("\ndemo: %d visits posted in %s\n", len(visits), posted.Round(time.Millisecond))
 	fmt.Printf("  mix        %s\n", mix(visits))
@@ -152,6 +186,9 @@ func runDemo(ctx context.Context, o demoOptions) error {
 	fmt.Printf("  reached %s: %d of %d (%s)\n", furthestStage.subject, len(seen), len(visits), time.Since(start).Round(time.Millisecond))
 	sum.print()
 	scrub.print()
+	if sent.claims > 0 {
+		fmt.Printf("  submitted  %d claims in %d 837P file(s)\n", sent.claims, len(sent.files))
+	}
 	for _, r := range rejected {
 		fmt.Println("  !", r)
 	}

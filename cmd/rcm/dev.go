@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/rcm-health/rcm/internal/clearinghouse"
 	"github.com/rcm-health/rcm/internal/pgserver"
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/webhook"
@@ -200,7 +201,14 @@ func runDev(ctx context.Context, o devOptions) error {
 		stage(func() error { return coder.Run(ctx, coder.Config{Rules: rules}, d) })
 	}
 	if o.stages["submitter"] {
-		stage(func() error { return submitter.Run(ctx, submitter.Config{Rules: rules}, d) })
+		mailbox, err := clearinghouse.NewDir(filepath.Join(abs, "mailbox"))
+		if err != nil {
+			return err
+		}
+		stage(func() error {
+			return submitter.Run(ctx, submitter.Config{Rules: rules, Mailbox: mailbox,
+				Batch: submitter.BatchConfig{Interval: time.Second, SenderID: "RCMDEV", SenderName: "RCM DEV CLINIC", ReceiverID: "PAYERSIM", ReceiverName: "RCM PAYER SIMULATOR"}}, d)
+		})
 	}
 
 	select {
@@ -213,7 +221,8 @@ func runDev(ctx context.Context, o devOptions) error {
   data dir          %[5]s
   webhook secret    %[6]s
   stages            %[7]s (rules %[8]s)
-`, a, ns.URL(), redactURL(dbURL), pgWhere, abs, secretNote(secretText), o.stageList(), rules.Version)
+  837P mailbox      %[9]s
+`, a, ns.URL(), redactURL(dbURL), pgWhere, abs, secretNote(secretText), o.stageList(), rules.Version, filepath.Join(abs, "mailbox", "outbound"))
 		if demoVisits > 0 {
 			go func() {
 				if err := runDemo(ctx, demoOptions{visits: demoVisits, addr: a, natsURL: ns.URL(), secret: secretText, seed: time.Now().UnixNano()}); err != nil {

@@ -32,6 +32,9 @@ type Stage struct {
 	Concurrency int
 	// Ready, when set, is called once the consumer runs.
 	Ready func()
+	// Background, when set, runs beside the consumer until ctx ends, with
+	// the stage's outbox for what it emits (the submitter's batcher).
+	Background func(ctx context.Context, outbox *Outbox) error
 }
 
 // RunStage migrates the stage's schema, provisions streams and its consumer,
@@ -80,6 +83,15 @@ func RunStage(ctx context.Context, s Stage, d Deps) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = Serve(ctx, srv, ln, 5*time.Second) }()
 		log.Info("ops serving", zap.String("addr", ln.Addr().String()))
+	}
+	if s.Background != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Background(ctx, outbox); err != nil && ctx.Err() == nil {
+				log.Error("background task stopped", zap.Error(err))
+			}
+		}()
 	}
 	go func() {
 		<-router.Running()

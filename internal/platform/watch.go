@@ -16,21 +16,28 @@ import (
 // was seen, once every id was seen or ctx ends. Demo runs and tests use it
 // to follow events through the pipeline.
 func WaitForMsgIDs(ctx context.Context, js jetstream.JetStream, stream, subject string, since time.Time, want map[string]bool) (map[string]int, error) {
-	return waitFor(ctx, js, stream, subject, since, want, nil, func(m jetstream.Msg) string { return m.Headers().Get(nats.MsgIdHdr) })
+	return waitFor(ctx, js, stream, subject, since, want, len(want), nil, func(m jetstream.Msg) string { return m.Headers().Get(nats.MsgIdHdr) })
 }
 
 // WaitForCauses is WaitForMsgIDs for events known by what caused them: it
 // counts, per wanted causation id, the events in stream that name it.
 // onMatch, when not nil, sees each matching event's payload.
 func WaitForCauses(ctx context.Context, js jetstream.JetStream, stream, subject string, since time.Time, want map[string]bool, onMatch func(data []byte)) (map[string]int, error) {
-	return waitFor(ctx, js, stream, subject, since, want, onMatch, envelopeField(func(h envelopeHead) string { return h.CausationID }))
+	return waitFor(ctx, js, stream, subject, since, want, len(want), onMatch, envelopeField(func(h envelopeHead) string { return h.CausationID }))
 }
 
 // WaitForCorrelations is WaitForMsgIDs for events known by the visit they
 // concern: it counts, per wanted correlation id, the events in stream that
 // carry it.
 func WaitForCorrelations(ctx context.Context, js jetstream.JetStream, stream, subject string, since time.Time, want map[string]bool, onMatch func(data []byte)) (map[string]int, error) {
-	return waitFor(ctx, js, stream, subject, since, want, onMatch, envelopeField(func(h envelopeHead) string { return h.CorrelationID }))
+	return waitFor(ctx, js, stream, subject, since, want, len(want), onMatch, envelopeField(func(h envelopeHead) string { return h.CorrelationID }))
+}
+
+// WaitForCorrelationsAtLeast is WaitForCorrelations that is satisfied once
+// need of the wanted ids were seen: later stages see only some visits (a
+// held claim is never submitted).
+func WaitForCorrelationsAtLeast(ctx context.Context, js jetstream.JetStream, stream, subject string, since time.Time, want map[string]bool, need int, onMatch func(data []byte)) (map[string]int, error) {
+	return waitFor(ctx, js, stream, subject, since, want, need, onMatch, envelopeField(func(h envelopeHead) string { return h.CorrelationID }))
 }
 
 type envelopeHead struct {
@@ -46,7 +53,7 @@ func envelopeField(get func(envelopeHead) string) func(jetstream.Msg) string {
 	}
 }
 
-func waitFor(ctx context.Context, js jetstream.JetStream, stream, subject string, since time.Time, want map[string]bool, onMatch func([]byte), key func(jetstream.Msg) string) (map[string]int, error) {
+func waitFor(ctx context.Context, js jetstream.JetStream, stream, subject string, since time.Time, want map[string]bool, need int, onMatch func([]byte), key func(jetstream.Msg) string) (map[string]int, error) {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if !since.IsZero() {
 		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
@@ -60,7 +67,7 @@ func waitFor(ctx context.Context, js jetstream.JetStream, stream, subject string
 		return nil, fmt.Errorf("read %s: %w", stream, err)
 	}
 	seen := make(map[string]int, len(want))
-	missing := len(want)
+	missing := need
 	for missing > 0 {
 		batch, err := cons.FetchNoWait(500)
 		if err != nil {

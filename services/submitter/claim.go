@@ -179,3 +179,30 @@ func parseDate(s string) (time.Time, error) {
 	}
 	return time.Parse(time.DateOnly, s)
 }
+
+// Summary is the claim.submitted data of a claim, less what only its batch
+// knows (file, envelope control numbers), which the batcher fills in.
+func Summary(c *events.VisitCoded, claimID, control string, submission int) events.ClaimSubmitted {
+	v := &c.Visit
+	s := events.ClaimSubmitted{
+		ClaimID: claimID, VisitID: c.VisitID, Submission: submission, ControlNumber: control,
+		Frequency: events.FrequencyOriginal,
+		PayerID:   v.Coverage.PayerID, PayerName: v.Coverage.PayerName, PlanType: v.Coverage.PlanType,
+		BillingNPI: v.BillingProvider.NPI, RenderingNPI: v.RenderingProvider.NPI,
+		Patient: events.ClaimPatient{ID: v.Patient.ID, MemberID: v.Coverage.MemberID, FirstName: v.Patient.FirstName,
+			LastName: v.Patient.LastName, BirthDate: v.Patient.BirthDate},
+		PlaceOfService: v.PlaceOfService,
+		Lines:          []events.ClaimLine{},
+	}
+	for _, d := range v.Diagnoses {
+		s.Diagnoses = append(s.Diagnoses, billing.NormalizeICD10(d))
+	}
+	for _, l := range c.Lines {
+		s.Lines = append(s.Lines, events.ClaimLine{Line: l.Line, LineItemControlNumber: LineControlNumber(control, l.Line),
+			Code: l.Code, Modifiers: l.Modifiers, Units: l.Units, ChargeCents: l.ChargeCents,
+			DateOfService: v.DateOfService, DiagnosisPointers: l.DiagnosisPointers})
+		s.TotalChargeCents += l.ChargeCents
+		s.TotalUnits += l.Units
+	}
+	return s
+}

@@ -24,8 +24,10 @@ const Consumer = "submitter"
 
 // Claim statuses.
 const (
-	StatusHeld  = "held"
-	StatusReady = "ready"
+	StatusHeld      = "held"
+	StatusReady     = "ready"
+	StatusBatched   = "batched"
+	StatusSubmitted = "submitted"
 )
 
 //go:embed migrations/*.sql
@@ -61,8 +63,8 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('submitter.claim'), hashtext($1))`, claimID); err != nil {
 		return nil, fmt.Errorf("lock claim: %w", err)
 	}
-	submission, prevRevision := 1, 0
-	err := tx.QueryRow(ctx, `SELECT submission, coded_revision FROM submitter.claims WHERE claim_id = $1 FOR UPDATE`, claimID).Scan(&submission, &prevRevision)
+	submission, prevRevision, prevStatus := 1, 0, ""
+	err := tx.QueryRow(ctx, `SELECT submission, coded_revision, status FROM submitter.claims WHERE claim_id = $1 FOR UPDATE`, claimID).Scan(&submission, &prevRevision, &prevStatus)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
@@ -74,6 +76,14 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]
 
 	control := ControlNumber(coded.VisitID, submission)
 	edits, claim := h.scrub(&coded, control, submission, in)
+	if prevStatus == StatusBatched || prevStatus == StatusSubmitted {
+		// The claim is on its way to the payer: a new coding is a corrected
+		// claim for a biller to send, never a silent second original.
+		edits = append(edits, events.Edit{Code: "claim.corrected_claim_needed", Severity: events.SeverityError,
+			Message: "the visit was coded again after its claim was sent; the payer has the earlier version",
+			Fix:     "review the new coding and send a replacement claim (frequency 7) once the payer's claim number is known"})
+		return h.heldOnly(ctx, tx, in, claimID, &coded, control, edits)
+	}
 	status := events.ScrubPassed
 	claimStatus := StatusReady
 	for _, e := range edits {
@@ -90,20 +100,37 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]
 	if err != nil {
 		return nil, fmt.Errorf("encode edits: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO submitter.claims (claim_id, visit_id, payer_id, submission, control_number, status, coded_event_id, coded_revision, claim, edits)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	summaryJSON, err := json.Marshal(Summary(&coded, claimID, control, submission))
+	if err != nil {
+		return nil, fmt.Errorf("encode summary: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO submitter.claims (claim_id, visit_id, payer_id, submission, control_number, status, coded_event_id, coded_revision, claim, summary, edits)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (claim_id) DO UPDATE SET payer_id = $3, submission = $4, control_number = $5, status = $6, coded_event_id = $7,
-	coded_revision = $8, claim = $9, edits = $10, updated_at = now()`,
-		claimID, coded.VisitID, coded.Visit.Coverage.PayerID, submission, control, claimStatus, in.ID, coded.Revision, claimJSON, editsJSON); err != nil {
+	coded_revision = $8, claim = $9, summary = $10, edits = $11, updated_at = now()`,
+		claimID, coded.VisitID, coded.Visit.Coverage.PayerID, submission, control, claimStatus, in.ID, coded.Revision, claimJSON, summaryJSON, editsJSON); err != nil {
 		return nil, fmt.Errorf("write claim: %w", err)
 	}
+	return scrubbedEvent(in, claimID, &coded, control, status, edits, h.Rules.Version)
+}
 
+// heldOnly announces edits on a claim that is already on its way, without
+// touching what was sent.
+func (h *Handler) heldOnly(ctx context.Context, tx pgx.Tx, in events.Envelope, claimID string, coded *events.VisitCoded, control string, edits []events.Edit) ([]events.Envelope, error) {
+	if _, err := tx.Exec(ctx, `UPDATE submitter.claims SET coded_event_id = $2, coded_revision = $3, updated_at = now() WHERE claim_id = $1`,
+		claimID, in.ID, coded.Revision); err != nil {
+		return nil, fmt.Errorf("write claim: %w", err)
+	}
+	return scrubbedEvent(in, claimID, coded, control, events.ScrubHeld, edits, h.Rules.Version)
+}
+
+func scrubbedEvent(in events.Envelope, claimID string, coded *events.VisitCoded, control, status string, edits []events.Edit, rulesVersion string) ([]events.Envelope, error) {
 	env, err := events.New(events.NewID("submitter", events.TypeClaimScrubbed, in.ID), events.TypeClaimScrubbed, events.SourceSubmitter, claimID, in.Time,
 		events.ClaimScrubbed{ClaimID: claimID, VisitID: coded.VisitID, ControlNumber: control, Status: status, Edits: edits})
 	if err != nil {
 		return nil, err
 	}
-	env.CorrelationID, env.CausationID, env.RulesVersion = coded.VisitID, in.ID, h.Rules.Version
+	env.CorrelationID, env.CausationID, env.RulesVersion = coded.VisitID, in.ID, rulesVersion
 	return []events.Envelope{env}, nil
 }
 

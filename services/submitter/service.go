@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/rcm-health/rcm/internal/clearinghouse"
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/billing"
 	"github.com/rcm-health/rcm/pkg/events"
@@ -21,6 +22,10 @@ type Config struct {
 	Concurrency int
 	// Ready, when set, is called once the consumer runs.
 	Ready func()
+	// Mailbox is the clearinghouse mailbox ready claims are sent to; nil
+	// scrubs claims without sending them.
+	Mailbox clearinghouse.Transport
+	Batch   BatchConfig
 }
 
 // ConsumerSpec is the submitter's durable consumer on the coder's stream.
@@ -36,9 +41,16 @@ func Run(ctx context.Context, cfg Config, d platform.Deps) error {
 	}
 	d.Log = d.Log.With(zap.String("rules_version", cfg.Rules.Version))
 	h := &Handler{Rules: cfg.Rules}
-	return platform.RunStage(ctx, platform.Stage{
+	stage := platform.Stage{
 		Service: "submitter", Schema: Schema, Migrations: Migrations(), Consumer: ConsumerSpec(),
 		Subject: events.SubjectVisitCoded, Handler: h.Handle,
 		OpsAddr: cfg.OpsAddr, Concurrency: cfg.Concurrency, Ready: cfg.Ready,
-	}, d)
+	}
+	if cfg.Mailbox != nil {
+		stage.Background = func(ctx context.Context, outbox *platform.Outbox) error {
+			b := &Batcher{Pool: d.Pool, Outbox: outbox, Mailbox: cfg.Mailbox, Config: cfg.Batch, Log: d.Log.With(zap.String("service", "submitter"), zap.String("component", "batcher"))}
+			return b.Run(ctx)
+		}
+	}
+	return platform.RunStage(ctx, stage, d)
 }

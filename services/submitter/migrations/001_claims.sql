@@ -6,11 +6,30 @@ CREATE TABLE submitter.claims (
 	payer_id        text NOT NULL,
 	submission      int NOT NULL,   -- the submission the claim is built for, from 1
 	control_number  text NOT NULL UNIQUE,
-	status          text NOT NULL,  -- held | ready
+	status          text NOT NULL,  -- held | ready | batched | submitted
 	coded_event_id  text NOT NULL,
 	coded_revision  int NOT NULL,
 	claim           bytea NOT NULL, -- the 837P claim model, JSON, for the batcher
+	summary         bytea NOT NULL, -- claim.submitted data without the batch fields, JSON
 	edits           bytea NOT NULL, -- the scrub edits, JSON
+	batch_id        text,
 	updated_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX claims_ready ON submitter.claims (updated_at) WHERE status = 'ready';
+
+-- 837P files. A batch is recorded with its bytes before the file is put in
+-- the mailbox, and marked sent after: a crash in between puts the same
+-- bytes under the same name again, never a second batch of the same claims.
+CREATE TABLE submitter.batches (
+	batch_id      text PRIMARY KEY,
+	isa_control   bigint NOT NULL UNIQUE,
+	file_name     text NOT NULL UNIQUE,
+	file          bytea NOT NULL,
+	claims        int NOT NULL,
+	status        text NOT NULL,   -- prepared | sent
+	created_at    timestamptz NOT NULL DEFAULT now(),
+	sent_at       timestamptz
+);
+
+-- Interchange control numbers (ISA13, GS06): unique per sender, 1..999999999.
+CREATE SEQUENCE submitter.interchange_control MINVALUE 1 MAXVALUE 999999999 CYCLE;
