@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rcm-health/rcm/internal/clearinghouse"
+	"github.com/rcm-health/rcm/internal/clearinghouse/payersim"
 	"github.com/rcm-health/rcm/internal/pgserver"
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/webhook"
@@ -180,7 +181,7 @@ func runDev(ctx context.Context, o devOptions) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	// Each stage runs until ctx ends; the first to fail stops them all.
-	errc := make(chan error, len(devStages))
+	errc := make(chan error, len(devStages)+1) // + the payer simulator
 	running := 0
 	stage := func(run func() error) {
 		running++
@@ -205,6 +206,26 @@ func runDev(ctx context.Context, o devOptions) error {
 		if err != nil {
 			return err
 		}
+		peer, err := clearinghouse.NewDirPeer(filepath.Join(abs, "mailbox"))
+		if err != nil {
+			return err
+		}
+		// The payer simulator answers the mailbox like a clearinghouse.
+		sim := &payersim.Mailbox{Peer: peer, Config: payersim.Config{Seed: time.Now().UnixNano(), RejectRate: 0.03}, Log: log.With(zap.String("service", "payersim"))}
+		stage(func() error {
+			t := time.NewTicker(500 * time.Millisecond)
+			defer t.Stop()
+			for {
+				if _, err := sim.Step(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("payer simulator", zap.Error(err))
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-t.C:
+				}
+			}
+		})
 		stage(func() error {
 			return submitter.Run(ctx, submitter.Config{Rules: rules, Mailbox: mailbox,
 				Batch: submitter.BatchConfig{Interval: time.Second, SenderID: "RCMDEV", SenderName: "RCM DEV CLINIC", ReceiverID: "PAYERSIM", ReceiverName: "RCM PAYER SIMULATOR"}}, d)

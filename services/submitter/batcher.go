@@ -71,9 +71,10 @@ type Batcher struct {
 	Now     func() time.Time
 }
 
-// Run sends prepared batches left by a crash, then batches ready claims
-// every Interval until ctx ends.
-func (b *Batcher) Run(ctx context.Context) error {
+// Run sends prepared batches left by a crash, then batches ready claims,
+// and reads acknowledgements when acks is not nil, every Interval until ctx
+// ends.
+func (b *Batcher) Run(ctx context.Context, acks *Acks) error {
 	b.Config.setDefaults()
 	if b.Now == nil {
 		b.Now = time.Now
@@ -83,6 +84,11 @@ func (b *Batcher) Run(ctx context.Context) error {
 	for {
 		if _, err := b.Step(ctx); err != nil && ctx.Err() == nil {
 			b.Log.Warn("batch", zap.Error(err))
+		}
+		if acks != nil {
+			if _, err := acks.Step(ctx); err != nil && ctx.Err() == nil {
+				b.Log.Warn("acknowledgements", zap.Error(err))
+			}
 		}
 		select {
 		case <-ctx.Done():

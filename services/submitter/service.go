@@ -48,8 +48,9 @@ func Run(ctx context.Context, cfg Config, d platform.Deps) error {
 	}
 	if cfg.Mailbox != nil {
 		stage.Background = func(ctx context.Context, outbox *platform.Outbox) error {
-			b := &Batcher{Pool: d.Pool, Outbox: outbox, Mailbox: cfg.Mailbox, Config: cfg.Batch, Log: d.Log.With(zap.String("service", "submitter"), zap.String("component", "batcher"))}
-			return b.Run(ctx)
+			log := d.Log.With(zap.String("service", "submitter"))
+			b := &Batcher{Pool: d.Pool, Outbox: outbox, Mailbox: cfg.Mailbox, Config: cfg.Batch, Log: log.With(zap.String("component", "batcher"))}
+			return b.Run(ctx, &Acks{Pool: d.Pool, Outbox: outbox, Mailbox: cfg.Mailbox, Log: log.With(zap.String("component", "acks"))})
 		}
 	}
 	return platform.RunStage(ctx, stage, d)

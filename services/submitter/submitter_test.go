@@ -21,6 +21,11 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func startSubmitter(t *testing.T, d platform.Deps) {
 	t.Helper()
+	startSubmitterWith(t, d, submitter.Config{})
+}
+
+func startSubmitterWith(t *testing.T, d platform.Deps, cfg submitter.Config) {
+	t.Helper()
 	if err := platform.EnsureStreams(context.Background(), d.JS, d.Streams); err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +34,8 @@ func startSubmitter(t *testing.T, d platform.Deps) {
 	done := make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
-		done <- submitter.Run(ctx, submitter.Config{Rules: billing.DefaultRules(), Ready: func() { close(ready) }}, d)
+		cfg.Rules, cfg.Ready = billing.DefaultRules(), func() { close(ready) }
+		done <- submitter.Run(ctx, cfg, d)
 	}()
 	select {
 	case <-ready:

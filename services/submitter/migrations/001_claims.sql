@@ -33,3 +33,11 @@ CREATE TABLE submitter.batches (
 
 -- Interchange control numbers (ISA13, GS06): unique per sender, 1..999999999.
 CREATE SEQUENCE submitter.interchange_control MINVALUE 1 MAXVALUE 999999999 CYCLE;
+
+-- Acknowledgement files already handled, by content: a file seen again
+-- under any name is set aside unread.
+CREATE TABLE submitter.inbound_files (
+	sha256     text PRIMARY KEY,
+	name       text NOT NULL,
+	handled_at timestamptz NOT NULL DEFAULT now()
+);
