@@ -54,6 +54,9 @@ type demoOptions struct {
 	secret  string
 	seed    int64
 	wait    time.Duration
+	// problems is the share of visits given a data problem that holds
+	// their claim (demo.WithProblems).
+	problems float64
 }
 
 func newDemoCmd() *cobra.Command {
@@ -66,7 +69,8 @@ func newDemoCmd() *cobra.Command {
 posts them to intake, and waits until every one has reached the furthest
 stage of the pipeline. It exits 0 only if all of them did.`,
 		Example: `  rcm demo --visits 50
-  rcm demo --visits 500 --addr 127.0.0.1:8080 --data-dir .rcm`,
+  rcm demo --visits 500 --addr 127.0.0.1:8080 --data-dir .rcm
+  rcm demo --visits 100 --problems 0.1     # a tenth of the claims held for a biller`,
 		PreRunE: preRunEnv,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.natsURL == "" {
@@ -86,6 +90,7 @@ stage of the pipeline. It exits 0 only if all of them did.`,
 	cmd.Flags().StringVar(&o.natsURL, "nats-url", "", "NATS URL of the pipeline (default: the one rcm dev wrote in --data-dir)")
 	cmd.Flags().Int64Var(&o.seed, "seed", time.Now().UnixNano(), "random seed of the synthetic visits")
 	cmd.Flags().DurationVar(&o.wait, "wait", 2*time.Minute, "how long to wait for the visits to get through")
+	cmd.Flags().Float64Var(&o.problems, "problems", 0, "share of visits (0..1) given a data problem that holds their claim for a biller")
 	return cmd
 }
 
@@ -104,6 +109,7 @@ func runDemo(ctx context.Context, o demoOptions) error {
 	for i := range visits {
 		visits[i].SourceVisitID = visits[i].SourceVisitID + "-" + tag
 	}
+	problems := demo.WithProblems(visits, o.problems, o.seed)
 
 	client := emrclient.New("http://"+o.addr, secret, 8)
 	type result struct {
@@ -181,6 +187,9 @@ func runDemo(ctx context.Context, o demoOptions) error {
 
 	fmt.Printf("\ndemo: %d visits posted in %s\n", len(visits), posted.Round(time.Millisecond))
 	fmt.Printf("  mix        %s\n", mix(visits))
+	if len(problems) > 0 {
+		fmt.Printf("  problems   %v\n", problems)
+	}
 	fmt.Printf("  accepted   %d\n", len(want))
 	fmt.Printf("  rejected   %d\n", len(rejected))
 	fmt.Printf("  reached %s: %d of %d (%s)\n", furthestStage.subject, len(seen), len(visits), time.Since(start).Round(time.Millisecond))

@@ -204,6 +204,11 @@ func (g *generator) visit(i int) (events.Visit, *patient) {
 	default:
 		g.treatment(&v, p)
 	}
+	// The clinician documents every service, evaluation included, as its
+	// own time block: what lets an NCCI pair be billed with 59/X.
+	for j := range v.Services {
+		v.Services[j].DistinctTimeBlock = true
+	}
 	return v, p
 }
 
@@ -347,6 +352,11 @@ func (g *generator) coverage(p *patient, age int) events.Coverage {
 			cov.Relationship = events.RelationshipSpouse
 			cov.Subscriber = g.subscriber(p, max(18, age-6+g.r.IntN(13)))
 		}
+	}
+	// A payer that requires authorization gets one: demo visits are meant to
+	// go through cleanly (rcm demo --errors adds the problems back).
+	if prof, ok := billing.DefaultRules().Payer(payer.ID, payer.PlanType); ok && prof.PriorAuthRequired {
+		authPercent = 100
 	}
 	if g.percent(authPercent) {
 		p.authVisits = choose(g.r, []weighted[int]{{3, 12}, {3, 20}, {2, 24}, {1, 30}})
@@ -511,9 +521,6 @@ func (g *generator) addTimed(v *events.Visit, code string, minutes int, assisted
 			continue
 		}
 		s := events.Service{Code: part.code, Minutes: part.minutes, DiagnosisPointers: g.pointers(len(v.Diagnoses))}
-		// Therapy EMRs document each intervention as its own time block;
-		// most visits say so, and the rest show the NCCI hold in the queue.
-		s.DistinctTimeBlock = len(v.Services) > 0 && g.percent(85)
 		if assisted && part.minutes >= 12 && g.percent(60) {
 			var own int
 			if g.percent(25) {

@@ -313,7 +313,7 @@ func TestVisitsMix(t *testing.T) {
 		{events.PlanCommercial, 0.08, 0.50},
 		{"telehealth", 0.02, 0.20},
 		{"assistant", 0.05, 0.40},
-		{"prior auth", 0.10, 0.60},
+		{"prior auth", 0.10, 0.75}, // every visit of a payer that requires it,
 		{"child of subscriber", 0.03, 0.40},
 		{"evaluation", 0.03, 0.25},
 		{"assistant minutes", 0.05, 1},
