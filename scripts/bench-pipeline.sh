@@ -4,8 +4,9 @@
 # firing distinct valid signed visits.
 #
 #   1. intake alone (`rcm dev --stages intake`): durable visits/s and latency;
-#   2. intake and the coder together: both stages' rates, and the coder's
-#      rate draining its backlog once the load stops;
+#   2. the whole pipeline (intake, coder, submitter with its 837P batches
+#      and the payer simulator's acknowledgements): each stage's rate, and
+#      its rate draining its backlog once the load stops;
 #   3. the raw JetStream ceiling against the same NATS server (natscli's
 #      `nats bench js pub async`, 1 KiB, file storage), last, so that its
 #      200 MB of writes do not compete with the stages' fsyncs.
@@ -50,8 +51,8 @@ start_dev intake intake
 "$work/rcm" loadgen --addr "127.0.0.1:$port" --data-dir "$work/intake" --clients 32 --duration "$duration" --warmup 3s
 stop_dev
 
-echo "== 2. intake and coder: rcm loadgen, 32 clients, $duration"
-start_dev pipeline intake,coder
+echo "== 2. whole pipeline: rcm loadgen, 32 clients, $duration"
+start_dev pipeline intake,coder,submitter
 "$work/rcm" loadgen --addr "127.0.0.1:$port" --data-dir "$work/pipeline" --clients 32 --duration "$duration" --warmup 3s
 nats_url=$(cat "$work/pipeline/nats.url")
 

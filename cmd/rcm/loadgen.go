@@ -72,14 +72,8 @@ type loadResult struct {
 	P90ms        float64        `json:"p90_ms"`
 	P99ms        float64        `json:"p99_ms"`
 	Maxms        float64        `json:"max_ms"`
-	// Coded is how many visits the coder finished from the start of the
-	// measurement until it caught up, and CodedPerSec its rate.
-	Coded       int64   `json:"coded,omitempty"`
-	CodedPerSec float64 `json:"coded_per_sec,omitempty"`
-	CodedLagSec float64 `json:"coded_catch_up_sec,omitempty"`
-	// DrainPerSec is the coder's rate once the load stopped: the stage
-	// alone, with intake idle.
-	DrainPerSec float64 `json:"coder_drain_per_sec,omitempty"`
+	// Stages are the downstream stages followed while the load ran.
+	Stages []stageRate `json:"stages,omitempty"`
 }
 
 func runLoad(ctx context.Context, o loadOptions) error {
@@ -186,14 +180,7 @@ func runLoad(ctx context.Context, o loadOptions) error {
 	res.VisitsPerSec = float64(res.Accepted) / o.duration.Seconds()
 	res.P50ms, res.P90ms, res.P99ms, res.Maxms = pct(.50), pct(.90), pct(.99), pct(1)
 	if follow != nil {
-		var drained int64
-		res.Coded, drained, res.CodedLagSec = follow.waitCaughtUp(time.Now())
-		if res.CodedLagSec > 0.5 {
-			res.DrainPerSec = float64(drained) / res.CodedLagSec
-		}
-		if d := o.duration.Seconds() + res.CodedLagSec; d > 0 {
-			res.CodedPerSec = float64(res.Coded) / d
-		}
+		res.Stages = follow.waitCaughtUp(time.Now(), o.duration)
 	}
 	if o.asJSON {
 		return json.NewEncoder(stdout()).Encode(res)
@@ -202,23 +189,42 @@ func runLoad(ctx context.Context, o loadOptions) error {
 	fmt.Printf("  accepted  %d (%.0f visits/s)\n", res.Accepted, res.VisitsPerSec)
 	fmt.Printf("  failed    %d %v\n", res.Failed, res.ByStatus)
 	fmt.Printf("  latency   p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms\n", res.P50ms, res.P90ms, res.P99ms, res.Maxms)
-	if res.Coded > 0 {
-		fmt.Printf("  coder     %d coded (%.0f visits/s), caught up %.1f s after the load", res.Coded, res.CodedPerSec, res.CodedLagSec)
-		if res.DrainPerSec > 0 {
-			fmt.Printf(", draining the backlog at %.0f visits/s", res.DrainPerSec)
+	for _, st := range res.Stages {
+		fmt.Printf("  %-9s %d events (%.0f/s), caught up %.1f s after the load", st.Name, st.Count, st.PerSec, st.CatchUpSec)
+		if st.DrainPerSec > 0 {
+			fmt.Printf(", draining the backlog at %.0f/s", st.DrainPerSec)
 		}
 		fmt.Println()
 	}
 	return nil
 }
 
-// stageFollower counts the coder's output while the load runs, to report
-// the stage's throughput beside intake's.
+// followed are the stages loadgen follows after intake, by the event each
+// emits once per visit (claim.submitted only for claims that passed).
+var followed = []struct{ name, stream, subject string }{
+	{"coder", events.StreamCoder, events.SubjectVisitCoded},
+	{"scrubber", events.StreamSubmitter, events.SubjectClaimScrubbed},
+	{"sent", events.StreamSubmitter, events.SubjectClaimSubmitted},
+}
+
+// stageRate is one followed stage's throughput during a load.
+type stageRate struct {
+	Name  string `json:"name"`
+	Count int64  `json:"count"`
+	// PerSec is Count over the measured time plus the catch-up.
+	PerSec     float64 `json:"per_sec"`
+	CatchUpSec float64 `json:"catch_up_sec"`
+	// DrainPerSec is the rate once the load stopped: the stage without
+	// intake competing for the cores.
+	DrainPerSec float64 `json:"drain_per_sec,omitempty"`
+}
+
+// stageFollower counts the stages' output while the load runs.
 type stageFollower struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	mu     sync.Mutex
-	coded0 uint64
+	marks  []uint64
 	marked bool
 }
 
@@ -249,53 +255,78 @@ func (f *stageFollower) close() {
 	}
 }
 
-func (f *stageFollower) count(stream string) uint64 {
+// count is how many events of subject stream holds.
+func (f *stageFollower) count(stream, subject string) uint64 {
 	s, err := f.js.Stream(context.Background(), stream)
 	if err != nil {
 		return 0
 	}
-	info, err := s.Info(context.Background())
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
 	if err != nil {
 		return 0
 	}
-	return info.State.Msgs
+	return info.State.Subjects[subject]
 }
 
-// markAt records the streams' sizes when measurement starts.
+func (f *stageFollower) counts() []uint64 {
+	out := make([]uint64, len(followed))
+	for i, st := range followed {
+		out[i] = f.count(st.stream, st.subject)
+	}
+	return out
+}
+
+// markAt records the stages' counts when measurement starts.
 func (f *stageFollower) markAt(t time.Time) {
 	if f == nil {
 		return
 	}
 	time.Sleep(time.Until(t))
-	out := f.count(events.StreamCoder)
+	c := f.counts()
 	f.mu.Lock()
-	f.coded0, f.marked = out, true
+	f.marks, f.marked = c, true
 	f.mu.Unlock()
 }
 
-// waitCaughtUp waits until the coder has coded everything intake recorded
-// and returns how many visits it coded since the mark, how many of them
-// after end, and how long after end it caught up.
-func (f *stageFollower) waitCaughtUp(end time.Time) (int64, int64, float64) {
+// waitCaughtUp waits until every stage stops making progress (two seconds
+// without a new event, or two minutes in all) and reports each stage that
+// ran during the load.
+func (f *stageFollower) waitCaughtUp(end time.Time, measured time.Duration) []stageRate {
 	f.mu.Lock()
-	marked, coded0 := f.marked, f.coded0
+	marked, marks := f.marked, f.marks
 	f.mu.Unlock()
 	if !marked {
-		return 0, 0, 0
+		return nil
 	}
-	target := f.count(events.StreamIntake)
-	atEnd := f.count(events.StreamCoder)
-	if atEnd == coded0 {
-		return 0, 0, 0 // no coder ran during the load (rcm dev --stages intake)
-	}
+	atEnd := f.counts()
+	last := atEnd
+	caught := make([]time.Time, len(followed))
+	idleSince := time.Now()
 	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		out := f.count(events.StreamCoder)
-		if out >= target || time.Now().After(deadline) {
-			// Coded events are one per recorded event here: the load
-			// sends new visits only.
-			return int64(out - coded0), int64(out - atEnd), time.Since(end).Seconds()
+	for time.Since(idleSince) < 2*time.Second && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		now := f.counts()
+		for i := range now {
+			if now[i] != last[i] {
+				idleSince, caught[i] = time.Now(), time.Now()
+			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		last = now
 	}
+	var out []stageRate
+	for i, st := range followed {
+		if atEnd[i] == marks[i] {
+			continue // the stage did not run (rcm dev --stages)
+		}
+		r := stageRate{Name: st.name, Count: int64(last[i] - marks[i])}
+		if !caught[i].IsZero() {
+			r.CatchUpSec = caught[i].Sub(end).Seconds()
+		}
+		if r.CatchUpSec > 0.5 {
+			r.DrainPerSec = float64(last[i]-atEnd[i]) / r.CatchUpSec
+		}
+		r.PerSec = float64(r.Count) / (measured.Seconds() + max(r.CatchUpSec, 0))
+		out = append(out, r)
+	}
+	return out
 }

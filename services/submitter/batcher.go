@@ -98,8 +98,9 @@ func (b *Batcher) Run(ctx context.Context, acks *Acks) error {
 	}
 }
 
-// Step sends what is prepared, then makes and sends batches until no ready
-// claim is left. It returns the number of claims submitted.
+// Step sends what is prepared, then makes and sends batches while full ones
+// can be made, at most ten, so that a steady stream of new claims cannot
+// keep it from returning. It returns the number of claims submitted.
 func (b *Batcher) Step(ctx context.Context) (int, error) {
 	b.Config.setDefaults()
 	if b.Now == nil {
@@ -110,22 +111,26 @@ func (b *Batcher) Step(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for {
-		id, err := b.prepare(ctx)
-		if err != nil {
-			return total, err
-		}
-		if id == "" {
-			break
-		}
-		prepared = append(prepared, id)
-	}
 	for _, id := range prepared {
 		n, err := b.send(ctx, id)
 		if err != nil {
 			return total, err
 		}
 		total += n
+	}
+	for range 10 {
+		id, claims, err := b.prepare(ctx)
+		if err != nil || id == "" {
+			return total, err
+		}
+		n, err := b.send(ctx, id)
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if claims < b.Config.MaxClaims {
+			break
+		}
 	}
 	return total, nil
 }
@@ -139,9 +144,10 @@ func (b *Batcher) preparedBatches(ctx context.Context) ([]string, error) {
 }
 
 // prepare takes up to MaxClaims ready claims into a new batch and records
-// its file. It returns "" when no claim is ready.
-func (b *Batcher) prepare(ctx context.Context) (string, error) {
+// its file. It returns "" when no claim is ready, and how many claims it took.
+func (b *Batcher) prepare(ctx context.Context) (string, int, error) {
 	var batchID string
+	var taken int
 	err := pgx.BeginFunc(ctx, b.Pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT claim_id, claim FROM submitter.claims WHERE status = 'ready'
 ORDER BY updated_at, claim_id LIMIT $1 FOR UPDATE SKIP LOCKED`, b.Config.MaxClaims)
@@ -170,6 +176,7 @@ ORDER BY updated_at, claim_id LIMIT $1 FOR UPDATE SKIP LOCKED`, b.Config.MaxClai
 		if len(ids) == 0 {
 			return nil
 		}
+		taken = len(ids)
 		var control int64
 		if err := tx.QueryRow(ctx, `SELECT nextval('submitter.interchange_control')`).Scan(&control); err != nil {
 			return fmt.Errorf("interchange control number: %w", err)
@@ -206,7 +213,7 @@ ORDER BY updated_at, claim_id LIMIT $1 FOR UPDATE SKIP LOCKED`, b.Config.MaxClai
 		}
 		return nil
 	})
-	return batchID, err
+	return batchID, taken, err
 }
 
 // send puts a prepared batch's file in the mailbox, then marks it sent and
