@@ -23,10 +23,16 @@ type Mailbox struct {
 	Peer   clearinghouse.Transport
 	Config Config
 	Log    *zap.Logger // nil logs nothing
+	// Remit, when set, also answers each claim file with <name>.835
+	// after the 999 and 277CA, adjudicating only the claims the 277CA
+	// accepted (A2); no 835 is written when there are none. Nil writes no
+	// 835, as before.
+	Remit *Adjudicator
 }
 
 // Step answers every claim file waiting in the mailbox: for <name>.837 it
-// writes <name>.999 and, when a set was accepted, <name>.277, then
+// writes <name>.999 and, when a set was accepted, <name>.277 (and
+// <name>.835 with Remit set), then
 // archives the claim file so it is answered once. A file that cannot be
 // answered at all (see ErrUnreadable) or is too large is archived as
 // rejected with the reason. Other files are left alone. Step returns the
@@ -36,8 +42,9 @@ type Mailbox struct {
 //
 // If Step stops between writing the answers and archiving, the next Step
 // answers the file again with the same bytes (Acknowledge is
-// deterministic), which the receiver's content-hash check treats as
-// already handled.
+// deterministic, and an Adjudicator does not count a file as a duplicate
+// of itself), which the receiver's content-hash check treats as already
+// handled.
 func (m *Mailbox) Step(ctx context.Context) (int, error) {
 	if err := m.Config.validate(); err != nil {
 		return 0, err
@@ -94,6 +101,28 @@ func (m *Mailbox) answer(ctx context.Context, log *zap.Logger, name string) erro
 	if resp.Ack277 != nil {
 		if err := m.Peer.Put(ctx, base+".277", resp.Ack277); err != nil {
 			return err
+		}
+	}
+	if m.Remit != nil && resp.ClaimsAccepted > 0 {
+		accepted := make(map[string]bool, resp.ClaimsAccepted)
+		for _, c := range resp.Claims {
+			if c.Accepted {
+				accepted[c.ControlNumber] = true
+			}
+		}
+		remit, sum, err := m.Remit.adjudicate(data, func(clm01 string) bool { return accepted[clm01] })
+		switch {
+		case err != nil:
+			// Adjudication does no I/O: trying again would fail the same
+			// way, so the file is archived with its 999 and 277CA.
+			log.Error("payersim: no 835 for claim file", zap.String("file", name), zap.Error(err))
+		case remit != nil:
+			if err := m.Peer.Put(ctx, base+".835", remit); err != nil {
+				return err
+			}
+			log.Info("payersim: remitted claim file", zap.String("file", name),
+				zap.Int("claims_paid", sum.ClaimsPaid), zap.Int("claims_denied", sum.ClaimsDenied),
+				zap.Int("claims_skipped", len(sum.Skipped)), zap.Int64("paid_cents", sum.PaidCents))
 		}
 	}
 	if err := m.Peer.Archive(ctx, name, false, ""); err != nil {

@@ -96,3 +96,38 @@ func TestMailboxStepBadConfig(t *testing.T) {
 		t.Fatal("no error for a negative reject rate")
 	}
 }
+
+// TestMailboxStepRemit answers with an 835 for the claims the 277CA
+// accepted only.
+func TestMailboxStepRemit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	root := t.TempDir()
+	rcm, err := clearinghouse.NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := clearinghouse.NewDirPeer(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := write837(t, batch(801, selfClaim("OT260302A", "1EG4TE5MK73"), selfClaim("OT260302U", unknown)))
+	if err := rcm.Put(ctx, "batch-000801.837", claims); err != nil {
+		t.Fatal(err)
+	}
+	m := &Mailbox{Peer: peer, Config: Config{Seed: 1, KnownMember: knownMembers}, Remit: &Adjudicator{Config: testAdjudicateConfig()}}
+	if n, err := m.Step(ctx); err != nil || n != 1 {
+		t.Fatalf("Step = %d, %v", n, err)
+	}
+	remit, err := rcm.Get(ctx, "batch-000801.835")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := readRemit(remit)
+	if err != nil {
+		t.Fatalf("835: %v\n%s", err, remit)
+	}
+	if !slices.Equal(r.order, []string{"OT260302A"}) {
+		t.Errorf("835 claims %v, want only the accepted OT260302A", r.order)
+	}
+}

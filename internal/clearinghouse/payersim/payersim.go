@@ -1,8 +1,9 @@
 // Package payersim answers 837P claim files the way a clearinghouse and a
 // payer would, for development and demos: a 999 implementation
 // acknowledgment per file and a 277CA claim acknowledgment for the
-// transaction sets the 999 accepted (BILLING.md §6.3, §6.4). The 835 part
-// comes later.
+// transaction sets the 999 accepted (BILLING.md §6.3, §6.4), and an 835
+// payment/advice that adjudicates the claims the 277CA accepted
+// (BILLING.md §6.5, §7; see [Adjudicator] for the rules).
 //
 // [Acknowledge] is pure: the same file and [Config] give the same bytes, so
 // a file answered twice (after a crash between writing the answers and
