@@ -211,7 +211,16 @@ func runDev(ctx context.Context, o devOptions) error {
 			return err
 		}
 		// The payer simulator answers the mailbox like a clearinghouse.
-		sim := &payersim.Mailbox{Peer: peer, Config: payersim.Config{Seed: time.Now().UnixNano(), RejectRate: 0.03}, Log: log.With(zap.String("service", "payersim"))}
+		seed := time.Now().UnixNano()
+		sim := &payersim.Mailbox{Peer: peer, Config: payersim.Config{Seed: seed, RejectRate: 0.03}, Log: log.With(zap.String("service", "payersim")),
+			// 835 remittances land in the inbound mailbox for the denials
+			// stage, adjudicated with the rules' fee schedule.
+			Remit: &payersim.Adjudicator{Config: payersim.AdjudicateConfig{Seed: seed, DenyRate: 0.05, DeductibleRate: 0.1, DeductibleCents: 4000, CopayCents: 2500,
+				Allowed: func(payerID, code string) (int64, bool) { return rules.AllowedCents(payerID, "", code) },
+				AuthRequired: func(payerID string) bool {
+					p, ok := rules.Payer(payerID, "")
+					return ok && p.PriorAuthRequired
+				}}}}
 		stage(func() error {
 			t := time.NewTicker(500 * time.Millisecond)
 			defer t.Stop()

@@ -47,7 +47,7 @@ type Acks struct {
 
 // Step handles the acknowledgement files waiting in the mailbox.
 func (a *Acks) Step(ctx context.Context) (int, error) {
-	return clearinghouse.Poll(ctx, a.Mailbox, seenFiles{a.Pool}, a.handle)
+	return clearinghouse.Poll(ctx, clearinghouse.WithSuffixes(a.Mailbox, ".999", ".277"), seenFiles{a.Pool}, a.handle)
 }
 
 type ackedClaim struct {
@@ -122,7 +122,7 @@ func (a *Acks) handle(ctx context.Context, f clearinghouse.File, data []byte) er
 			}
 		}
 	default:
-		return nil // not an acknowledgement: nothing to do, archived as handled
+		return nil // not listed: Step reads only .999 and .277
 	}
 	var recs []platform.Record
 	err := pgx.BeginFunc(ctx, a.Pool, func(tx pgx.Tx) error {
