@@ -131,11 +131,11 @@ type SkippedClaim struct {
 //     Medicare (BILLING.md §7).
 //   - CO-197 no prior authorization: a plan other than Medicare Part B
 //     whose AuthRequired says so, and no REF*G1.
-//   - OA-18 duplicate: the member, code and date of service were paid in
+//   - CO-18 duplicate: the member, code and date of service were paid in
 //     an earlier file, or on another claim earlier in this file. X12's CARC
-//     list says 18 is used with OA (BILLING.md §7), which posting treats
-//     like CO: not billable to the patient. Replacements (frequency 7) are
-//     not checked.
+//     list suggests OA with 18 (BILLING.md §7), but Medicare contractors
+//     and the issue this simulates send CO-18; either way it is not
+//     billable to the patient. Replacements (frequency 7) are not checked.
 //   - CO-4 missing therapy modifier: Medicare Part B (SBR09 MB), a therapy
 //     code, and none of GO, GP, GN.
 //   - CO-97 bundled, with RARC M15: the line's code is column 2 of an NCCI
@@ -490,7 +490,7 @@ func (a *adjudication) claim(c *rclaim) (x12.Claim835, ClaimRemit) {
 		case noAuth:
 			group, reason = "CO", "197"
 		case c.freq != "7" && a.duplicate(key, c.pcn):
-			group, reason = "OA", "18"
+			group, reason = "CO", "18"
 		case medicare && therapyCode(l.code) && !hasAny(l.mods, "GO", "GP", "GN"):
 			group, reason = "CO", "4"
 		case bundled(c, i):

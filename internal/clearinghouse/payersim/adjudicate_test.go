@@ -472,8 +472,8 @@ func TestAdjudicateDuplicateAcrossFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := sum2.Claims[0]; c.Status != "4" || c.Lines[0].Adjustments[0] != (x12.Adjustment{Group: "OA", Reason: "18", AmountCents: 12000}) {
-		t.Errorf("second file: %+v, want OA-18", c)
+	if c := sum2.Claims[0]; c.Status != "4" || c.Lines[0].Adjustments[0] != (x12.Adjustment{Group: "CO", Reason: "18", AmountCents: 12000}) {
+		t.Errorf("second file: %+v, want CO-18", c)
 	}
 	if _, err := readRemit(out2); err != nil {
 		t.Error(err)
