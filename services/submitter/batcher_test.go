@@ -121,3 +121,49 @@ func TestBatchSentOnceAcrossAFailedPut(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateOfASentLineIsHeld: a second visit billing the same service
+// for the same member on the same day as a claim already sent is held as a
+// duplicate before the payer denies it (CO-18).
+func TestDuplicateOfASentLineIsHeld(t *testing.T) {
+	t.Parallel()
+	d := ptest.Deps(t)
+	root := t.TempDir()
+	mailbox, err := clearinghouse.NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startSubmitterWith(t, d, submitter.Config{Mailbox: mailbox, Batch: submitter.BatchConfig{Interval: 100 * time.Millisecond}})
+	first := codedExample(t, "visit-ot-medicare.json")
+	publishCoded(t, d, first, time.Date(2025, 5, 20, 12, 0, 0, 0, time.UTC), "coded-first")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var status string
+		_ = d.Pool.QueryRow(context.Background(), `SELECT status FROM submitter.claims WHERE visit_id = $1`, first.VisitID).Scan(&status)
+		if status == submitter.StatusSubmitted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("first claim not submitted (status %q)", status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	again := *first
+	again.VisitID = "another-visit-same-service"
+	publishCoded(t, d, &again, time.Date(2025, 5, 21, 12, 0, 0, 0, time.UTC), "coded-again")
+	var held *events.ClaimScrubbed
+	for held == nil {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatal("the second claim was not scrubbed")
+		}
+		for _, s := range scrubbed(t, d, 0, 0) {
+			if s.VisitID == again.VisitID {
+				held = &s
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if held.Status != events.ScrubHeld || editCodes(*held)["duplicate.submitted"] != events.SeverityError {
+		t.Fatalf("second claim: status %s edits %v; want held as duplicate.submitted", held.Status, editCodes(*held))
+	}
+}

@@ -75,7 +75,11 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]
 	}
 
 	control := ControlNumber(coded.VisitID, submission)
-	edits, claim := h.scrub(&coded, control, submission, in)
+	submitted, err := submittedLines(ctx, tx, claimID, coded.Visit.Coverage.PayerID, coded.Visit.Coverage.MemberID)
+	if err != nil {
+		return nil, err
+	}
+	edits, claim := h.scrub(&coded, control, submission, in, submitted)
 	if prevStatus == StatusBatched || prevStatus == StatusSubmitted {
 		// The claim is on its way to the payer: a new coding is a corrected
 		// claim for a biller to send, never a silent second original.
@@ -137,7 +141,7 @@ func scrubbedEvent(in events.Envelope, claimID string, coded *events.VisitCoded,
 // scrub builds the claim and lists every edit. The day of the coding event
 // stands for "today" so that a replay of the same event scrubs the same
 // way; the batcher checks timely filing again when it sends.
-func (h *Handler) scrub(coded *events.VisitCoded, control string, submission int, in events.Envelope) ([]events.Edit, x12.Claim837) {
+func (h *Handler) scrub(coded *events.VisitCoded, control string, submission int, in events.Envelope, submitted []billing.SubmittedLine) ([]events.Edit, x12.Claim837) {
 	if coded.Void {
 		// Nothing was sent yet (sending comes later), so nothing needs
 		// voiding at the payer: the claim is simply never sent.
@@ -153,9 +157,24 @@ func (h *Handler) scrub(coded *events.VisitCoded, control string, submission int
 			Fix:     "correct the visit in the EMR and send an amended visit"})
 		return edits, claim
 	}
-	edits := billing.Scrub(billing.ScrubInput{Coded: coded, ControlNumber: control, Frequency: "1", Today: in.Time, Rules: h.Rules})
+	edits := billing.Scrub(billing.ScrubInput{Coded: coded, ControlNumber: control, Frequency: "1", Today: in.Time, Rules: h.Rules, Submitted: submitted})
 	if edits == nil {
 		edits = []events.Edit{}
 	}
 	return edits, claim
+}
+
+// submittedLines are the lines already sent to the payer for the member on
+// other claims.
+func submittedLines(ctx context.Context, tx pgx.Tx, claimID, payerID, memberID string) ([]billing.SubmittedLine, error) {
+	rows, err := tx.Query(ctx, `SELECT control_number, code, modifiers, units, dos FROM submitter.submitted_lines
+WHERE payer_id = $1 AND member_id = $2 AND claim_id <> $3`, payerID, memberID, claimID)
+	if err != nil {
+		return nil, fmt.Errorf("read submitted lines: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.SubmittedLine, error) {
+		var l billing.SubmittedLine
+		err := r.Scan(&l.ClaimControlNumber, &l.Code, &l.Modifiers, &l.Units, &l.DateOfService)
+		return l, err
+	})
 }

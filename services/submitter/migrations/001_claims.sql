@@ -41,3 +41,17 @@ CREATE TABLE submitter.inbound_files (
 	name       text NOT NULL,
 	handled_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Lines already sent, per payer and member: what the scrubber compares a
+-- new claim with to catch a duplicate before the payer does (CO-18).
+CREATE TABLE submitter.submitted_lines (
+	claim_id       text NOT NULL,
+	control_number text NOT NULL,
+	payer_id       text NOT NULL,
+	member_id      text NOT NULL,
+	code           text NOT NULL,
+	modifiers      text[] NOT NULL,
+	units          int NOT NULL,
+	dos            text NOT NULL
+);
+CREATE INDEX submitted_lines_member ON submitter.submitted_lines (payer_id, member_id);
