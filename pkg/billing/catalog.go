@@ -105,6 +105,11 @@ type Catalog struct {
 	// addOns maps base codes to their add-on code, built once on first use.
 	addOnsOnce sync.Once
 	addOns     map[string]string
+	// entries are the codes as the coder uses them, built once on first
+	// use: one lookup gives a service its code and its add-on code, and
+	// the coder's working copies hold a pointer rather than a whole Code.
+	entriesOnce sync.Once
+	entries     map[string]*codeEntry
 
 	codes   map[string]Code
 	order   []string
@@ -118,6 +123,29 @@ func (c *Catalog) Lookup(code string) (Code, bool) {
 	}
 	k, ok := c.codes[strings.ToUpper(strings.TrimSpace(code))]
 	return k, ok
+}
+
+// codeEntry is a catalog code with the add-on code reported after it (the
+// AddOns map's value), "" if none.
+type codeEntry struct {
+	code      Code
+	addOnCode string
+}
+
+// entry is Lookup for the coder.
+func (c *Catalog) entry(code string) (*codeEntry, bool) {
+	c.entriesOnce.Do(func() {
+		addOns := c.AddOns()
+		c.entries = make(map[string]*codeEntry, len(c.codes))
+		for k, v := range c.codes {
+			c.entries[k] = &codeEntry{code: v, addOnCode: addOns[k]}
+		}
+	})
+	if e, ok := c.entries[code]; ok {
+		return e, true
+	}
+	e, ok := c.entries[strings.ToUpper(strings.TrimSpace(code))]
+	return e, ok
 }
 
 // Codes lists the catalog in file order.

@@ -62,7 +62,8 @@ const (
 // EMR may report two blocks of the same timed code, and a timed code goes on
 // one line per date of service.
 type service struct {
-	code      Code
+	code      *Code  // the catalog's, shared
+	addOnCode string // the catalog's add-on code after code, if any
 	raw       string // the code as the visit spelled it, which merging matches
 	therapist int    // minutes incl. joint time
 	assistant int    // assistant's own minutes
@@ -153,6 +154,25 @@ type coder struct {
 	// Texts every line of the visit shares, written once.
 	disciplineText, assistantText span
 	disciplineDone, assistantDone bool
+	// threshold is Coding.Threshold's value until finish gives it a home.
+	threshold    events.ThresholdStatus
+	hasThreshold bool
+}
+
+// resultBlock holds a typical visit's result in one allocation: its lines,
+// their explanations, modifiers and diagnosis pointers, and the threshold
+// status. Allocating them apart cost five allocations, and with them most of
+// the coder's time in malloc and GC. A visit too big for an array gets that
+// part from make. The sizes are a four-service visit's, with the block
+// (1360 bytes) just under a malloc size class (1408) so little is wasted.
+// A caller that keeps any part of the result keeps the whole block, which is
+// small.
+type resultBlock struct {
+	lines     [4]events.CodedLine
+	expl      [12]events.Explanation
+	mods      [6]string
+	ptrs      [8]int
+	threshold events.ThresholdStatus
 }
 
 // CodeVisit turns a visit into billable lines. It is pure: the same request
@@ -188,11 +208,10 @@ func CodeVisit(req CodeRequest) Coding {
 	timed, untimed := c.timed, c.untimed
 
 	// Units of the timed services.
-	addOns := r.Catalog.AddOns()
 	for i := range timed {
 		s := &timed[i]
 		c.in = append(c.in, TimedMinutes{Code: s.code.Code, Minutes: s.minutes(), AddOnTo: s.code.AddOnTo, InitialMinutes: s.code.InitialMinutes,
-			AddOnCode: addOns[s.code.Code]})
+			AddOnCode: s.addOnCode})
 	}
 	c.units = append(c.units[:0], make([]int, len(timed))...)
 	c.notesFrom = len(w.meta)
@@ -347,7 +366,7 @@ func (c *coder) collect(v *events.Visit, r *Rules) {
 	w := &c.w
 	for i := range v.Services {
 		s := &v.Services[i]
-		code, ok := r.Catalog.Lookup(s.Code)
+		entry, ok := r.Catalog.entry(s.Code)
 		if !ok {
 			w.s("service ")
 			w.num(i + 1)
@@ -361,6 +380,7 @@ func (c *coder) collect(v *events.Visit, r *Rules) {
 			c.issue("code.unknown", events.SeverityError, 0, msg)
 			continue
 		}
+		code := &entry.code
 		if code.Timed && s.Minutes+s.AssistantMinutes <= 0 {
 			w.s("service ")
 			w.num(i + 1)
@@ -397,7 +417,7 @@ func (c *coder) collect(v *events.Visit, r *Rules) {
 				continue
 			}
 		}
-		svc := service{code: code, raw: s.Code, therapist: s.Minutes, assistant: s.AssistantMinutes,
+		svc := service{code: code, addOnCode: entry.addOnCode, raw: s.Code, therapist: s.Minutes, assistant: s.AssistantMinutes,
 			pointers: slices.Clip(s.DiagnosisPointers), distinct: s.DistinctTimeBlock,
 			requested: slices.Clip(s.RequestedModifiers), firstIndex: i}
 		if code.Timed {
@@ -732,7 +752,9 @@ func (c *coder) applyKX(r *Rules, payer PayerProfile, v *events.Visit, before in
 		return
 	}
 	after := before + visitAllowed
-	c.Threshold = &events.ThresholdStatus{Year: c.Year, Bucket: c.Bucket, ThresholdCents: th.Cents, BeforeCents: before, AfterCents: after}
+	// finish places it in the result's block rather than allocating it here.
+	c.threshold = events.ThresholdStatus{Year: c.Year, Bucket: c.Bucket, ThresholdCents: th.Cents, BeforeCents: before, AfterCents: after}
+	c.hasThreshold = true
 	sums := func() {
 		w.s("year-to-date allowed ")
 		w.dollars(before)
@@ -841,9 +863,9 @@ func (c *coder) held() bool {
 	return false
 }
 
-// finish makes the result: one string for all texts, and one array each
-// for the lines, their explanations (the visit's first), their modifiers
-// and their diagnosis pointers. Every line's slices are full slice
+// finish makes the result: one string for all texts, and one resultBlock
+// for the lines, their explanations (the visit's first), their modifiers,
+// their diagnosis pointers and the threshold status. Every line's slices are full slice
 // expressions, so an append to one never overwrites the next.
 func (c *coder) finish() {
 	w := &c.w
@@ -869,7 +891,21 @@ func (c *coder) finish() {
 		nmods += l.nmods
 		nptrs += len(l.svc.pointers)
 	}
-	expl := make([]events.Explanation, nexpl)
+	var b *resultBlock
+	if nexpl > 0 || len(c.lines) > 0 || c.hasThreshold {
+		b = new(resultBlock)
+	}
+	if c.hasThreshold {
+		b.threshold = c.threshold
+		c.Threshold = &b.threshold
+	}
+	var expl []events.Explanation
+	switch {
+	case nexpl > len(b.expl): // len of an array is a constant: b may be nil
+		expl = make([]events.Explanation, nexpl)
+	case nexpl > 0:
+		expl = b.expl[:nexpl]
+	}
 	visitEnd := 0
 	for i := range w.meta {
 		m := &w.meta[i]
@@ -896,17 +932,28 @@ func (c *coder) finish() {
 	// Lines is never nil, even without lines: callers have always had an
 	// empty list then, which encodes as [] rather than null. make gives it
 	// without allocating.
-	c.Lines = make([]events.CodedLine, len(c.lines))
+	c.Lines = make([]events.CodedLine, 0)
 	if len(c.lines) > 0 {
-		mods := make([]string, nmods)
+		if len(c.lines) <= len(b.lines) {
+			c.Lines = b.lines[:len(c.lines):len(c.lines)]
+		} else {
+			c.Lines = make([]events.CodedLine, len(c.lines))
+		}
+		mods := b.mods[:]
+		if nmods > len(mods) {
+			mods = make([]string, nmods)
+		}
 		for _, m := range c.mods {
 			l := &c.lines[m.owner]
 			mods[l.modEnd] = m.mod
 			l.modEnd++
 		}
-		// make returns a non-nil slice even for no pointers, which a line of
-		// a service with empty, non-nil pointers needs.
-		ptrs := make([]int, nptrs)
+		// ptrs is non-nil even for no pointers, which a line of a service
+		// with empty, non-nil pointers needs.
+		ptrs := b.ptrs[:]
+		if nptrs > len(ptrs) {
+			ptrs = make([]int, nptrs)
+		}
 		ptrEnd := 0
 		for i := range c.lines {
 			l := &c.lines[i]
