@@ -311,36 +311,12 @@ type Line277 struct {
 // another transaction type (GS01 not HN, ST01 not 277, BHT not 0085/08)
 // gives a *TransactionTypeError. Read277CA never panics.
 func Read277CA(data []byte) ([]Ack277, error) {
-	ics, err := Parse(data)
-	if err != nil {
-		return nil, err
-	}
-	var out []Ack277
-	for _, ic := range ics {
-		for _, g := range ic.Groups {
-			if f := g.GS.Element(1); f != "HN" {
-				return nil, &TransactionTypeError{Segment: g.GS.Index, ID: "GS", Got: f, Want: "277CA"}
-			}
-			for _, tx := range g.Transactions {
-				if id := tx.ST.Element(1); id != "277" {
-					return nil, &TransactionTypeError{Segment: tx.ST.Index, ID: "ST", Got: id, Want: "277CA"}
-				}
-				a, err := read277(tx)
-				if err != nil {
-					return nil, err
-				}
-				a.InterchangeControl = ic.Header.ControlNumber
-				if a.Version == "" {
-					a.Version = g.GS.Element(8)
-				}
-				out = append(out, a)
-			}
+	return readSets(data, "HN", "277", "277CA", read277, func(a *Ack277, ic Interchange, g Group) {
+		a.InterchangeControl = ic.Header.ControlNumber
+		if a.Version == "" {
+			a.Version = g.GS.Element(8)
 		}
-	}
-	if len(out) == 0 {
-		return nil, &TransactionTypeError{Segment: ics[0].ISA.Index, ID: "ISA", Want: "277CA"}
-	}
-	return out, nil
+	})
 }
 
 // hlNode remembers an HL's level and its index in the slice of that level.

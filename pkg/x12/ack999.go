@@ -249,34 +249,44 @@ var kindWords = map[string]string{
 // segment; a group that is not a 999 (GS01 other than FA, or ST01 other
 // than 999) gives a *TransactionTypeError. Read999 never panics.
 func Read999(data []byte) ([]Ack999, error) {
+	return readSets(data, "FA", "999", "999", read999, func(a *Ack999, ic Interchange, g Group) {
+		a.InterchangeControl = ic.Header.ControlNumber
+		if a.Version == "" {
+			a.Version = g.GS.Element(8)
+		}
+	})
+}
+
+// readSets parses data and reads every transaction set of functional group
+// gs01 and set type st01 with read; finish fills what the set takes from its
+// envelope. Another group or set type is a *TransactionTypeError naming
+// want, and so is a file with no set at all.
+func readSets[T any](data []byte, gs01, st01, want string, read func(Transaction) (T, error), finish func(*T, Interchange, Group)) ([]T, error) {
 	ics, err := Parse(data)
 	if err != nil {
 		return nil, err
 	}
-	var out []Ack999
+	var out []T
 	for _, ic := range ics {
 		for _, g := range ic.Groups {
-			if f := g.GS.Element(1); f != "FA" {
-				return nil, &TransactionTypeError{Segment: g.GS.Index, ID: "GS", Got: f, Want: "999"}
+			if f := g.GS.Element(1); f != gs01 {
+				return nil, &TransactionTypeError{Segment: g.GS.Index, ID: "GS", Got: f, Want: want}
 			}
 			for _, tx := range g.Transactions {
-				if id := tx.ST.Element(1); id != "999" {
-					return nil, &TransactionTypeError{Segment: tx.ST.Index, ID: "ST", Got: id, Want: "999"}
+				if id := tx.ST.Element(1); id != st01 {
+					return nil, &TransactionTypeError{Segment: tx.ST.Index, ID: "ST", Got: id, Want: want}
 				}
-				a, err := read999(tx)
+				a, err := read(tx)
 				if err != nil {
 					return nil, err
 				}
-				a.InterchangeControl = ic.Header.ControlNumber
-				if a.Version == "" {
-					a.Version = g.GS.Element(8)
-				}
+				finish(&a, ic, g)
 				out = append(out, a)
 			}
 		}
 	}
 	if len(out) == 0 {
-		return nil, &TransactionTypeError{Segment: ics[0].ISA.Index, ID: "ISA", Want: "999"}
+		return nil, &TransactionTypeError{Segment: ics[0].ISA.Index, ID: "ISA", Want: want}
 	}
 	return out, nil
 }
