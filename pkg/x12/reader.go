@@ -178,7 +178,9 @@ func (p *parser) segment() (seg Segment, ok bool, err error) {
 	n := strings.Count(raw, string(p.sep.Element))
 	id, raw, _ := strings.Cut(raw, string(p.sep.Element))
 	if !validID(id) {
-		return Segment{}, false, p.errorf("", 0, "segment identifier %s is not 2 or 3 upper-case letters or digits", quoteShort(id))
+		// The text is not repeated: where an identifier should be, a broken
+		// file may have patient data.
+		return Segment{}, false, p.errorf("", 0, "the segment identifier (%d characters) is not 2 or 3 upper-case letters or digits", len(id))
 	}
 	seg = Segment{ID: id, Index: p.index, comp: p.sep.Component, rep: p.sep.Repetition}
 	if n > 0 {

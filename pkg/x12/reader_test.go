@@ -18,7 +18,7 @@ func TestParseSamples(t *testing.T) {
 	want := map[string]string{
 		"imsweb__x12_ambiguous_loop.txt":                                    "SE at segment 35: SE01 is 25, the transaction has 33 segments",
 		"imsweb__x12_bad_first_line.txt":                                    "ISA at segment 1: ISA02 is 9 characters, want 10",
-		"imsweb__x12_bad_segment_identifier.txt":                            `segment 6: segment identifier "" is not 2 or 3 upper-case letters or digits`,
+		"imsweb__x12_bad_segment_identifier.txt":                            `segment 6: the segment identifier (0 characters) is not 2 or 3 upper-case letters or digits`,
 		"imsweb__x12_bad_valid_code.txt":                                    "SE at segment 36: SE01 is 25, the transaction has 34 segments",
 		"imsweb__x12_complex.txt":                                           "SE at segment 149: SE01 is 25, the transaction has 147 segments",
 		"imsweb__x12_loop_errors1_exceeds_max_1_parent.txt":                 "SE at segment 33: SE01 is 25, the transaction has 31 segments",
