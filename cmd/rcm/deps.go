@@ -27,7 +27,7 @@ func openDepsWithLogger(ctx context.Context, cfg platform.Config, name string, l
 	if err != nil {
 		return platform.Deps{}, nil, err
 	}
-	pool, err := platform.OpenPool(ctx, cfg.DatabaseURL, 0)
+	pool, err := platform.OpenPool(ctx, cfg.DatabaseURL, int32(cfg.DBMaxConns))
 	if err != nil {
 		nc.Close()
 		return platform.Deps{}, nil, err

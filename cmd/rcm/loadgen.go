@@ -82,13 +82,18 @@ func runLoad(ctx context.Context, o loadOptions) error {
 		return fmt.Errorf("webhook secret: %w", err)
 	}
 	// Bodies come from a few hundred realistic visits with a fresh
-	// source_visit_id per request, so every request is a new visit and the
-	// client spends its CPU on HTTP, not on generating data.
-	const placeholder = "__LOADGEN_ID__"
+	// source_visit_id and member id per request, so every request is a new
+	// visit of a new member (the scrubber would hold a repeated service of
+	// one member as a duplicate), and the client spends its CPU on HTTP, not
+	// on generating data.
+	const placeholder, memberPlaceholder = "__LOADGEN_ID__", "__LGMEMBER__"
 	base := demo.Visits(time.Now().UnixNano(), 256, time.Now())
 	templates := make([][]byte, len(base))
+	medicare := make([]bool, len(base))
 	for i := range base {
 		base[i].SourceVisitID = placeholder
+		base[i].Coverage.MemberID = memberPlaceholder
+		medicare[i] = base[i].Coverage.PlanType == events.PlanMedicarePartB
 		b, err := json.Marshal(base[i])
 		if err != nil {
 			return err
@@ -135,7 +140,9 @@ func runLoad(ctx context.Context, o loadOptions) error {
 				}
 				n := seq.Add(1)
 				id := "lg-" + run + "-" + strconv.FormatInt(n, 10)
-				body := bytes.Replace(templates[n%int64(len(templates))], []byte(placeholder), []byte(id), 1)
+				t := n % int64(len(templates))
+				body := bytes.Replace(templates[t], []byte(placeholder), []byte(id), 1)
+				body = bytes.Replace(body, []byte(memberPlaceholder), []byte(loadMember(run, n, medicare[t])), 1)
 				t0 := time.Now()
 				resp, err := client.PostRaw(ctx, "msg_"+id, body)
 				lat := time.Since(t0)
@@ -329,4 +336,25 @@ func (f *stageFollower) waitCaughtUp(end time.Time, measured time.Duration) []st
 		out = append(out, r)
 	}
 	return out
+}
+
+// memberOffset keeps two load runs from making the same members.
+var memberOffset = time.Now().UnixNano() % 100_000_000_000
+
+// mbiLetters are the letters a Medicare Beneficiary Identifier may use.
+const mbiLetters = "ACDEFGHJKMNPQRTUVWXY"
+
+// loadMember is a distinct member id for request n: a well-formed MBI for
+// Medicare Part B, so the scrubber passes it, and a plain id otherwise.
+func loadMember(run string, n int64, medicare bool) string {
+	if !medicare {
+		return "LG" + run + strconv.FormatInt(n, 36)
+	}
+	// MBI: C A AN N A AN N A A N N (C = 1-9; letters without S L O I B Z).
+	l := func(k int64) byte { return mbiLetters[k%int64(len(mbiLetters))] }
+	d := func(k int64) byte { return byte('0' + k%10) }
+	v := n + memberOffset
+	b := []byte{byte('1' + v%9), l(v / 9), d(v / 180), d(v / 1800), l(v / 18000), d(v / 360000), d(v / 3600000),
+		l(v / 36000000), l(v / 720000000), d(v / 14400000000), d(v / 144000000000)}
+	return string(b)
 }

@@ -22,6 +22,10 @@ type Config struct {
 	LogLevel string
 	// LogConsole switches logs from JSON to a human-readable form.
 	LogConsole bool
+	// DBMaxConns bounds the Postgres pool. pgx's default (the larger of 4
+	// and the CPU count) starves a process running several stages: intake's
+	// committers alone take four.
+	DBMaxConns int
 	// Streams configures provisioning.
 	Streams StreamOptions
 }
@@ -30,6 +34,7 @@ type Config struct {
 func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (also DATABASE_URL)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", 24, "Postgres connections at most")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&c.LogConsole, "log-console", false, "human-readable logs instead of JSON")
 	fs.IntVar(&c.Streams.Replicas, "stream-replicas", 1, "JetStream stream replicas (3 in production)")
