@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/rcm-health/rcm/internal/platform"
@@ -69,15 +67,3 @@ func natsURLFromDataDir(dataDir string) (string, error) {
 	}
 	return strings.TrimSpace(string(b)), nil
 }
-
-func jetStream(ctx context.Context, d *platform.Deps) error {
-	js, err := jetstream.New(d.NATS)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	d.JS = js
-	_ = ctx
-	return nil
-}
-
-func stdout() *os.File { return os.Stdout }

@@ -177,11 +177,12 @@ func runDemo(ctx context.Context, o demoOptions) error {
 	// for a biller.
 	var sent submittedSummary
 	var acked ackSummary
+	var ackErr error
 	if len(scrub.passedVisits) > 0 {
 		_, _ = platform.WaitForCorrelations(wctx, js, events.StreamSubmitter, events.SubjectClaimSubmitted, start.Add(-time.Minute), scrub.passedVisits, sent.add)
 		ackSeen, aerr := platform.WaitForCorrelations(wctx, js, events.StreamSubmitter, events.SubjectClaimAcknowledged, start.Add(-time.Minute), scrub.passedVisits, acked.add)
 		if aerr != nil || len(ackSeen) < len(scrub.passedVisits) {
-			werr = fmt.Errorf("%d of %d sent claims were not acknowledged: %v", len(scrub.passedVisits)-len(ackSeen), len(scrub.passedVisits), aerr)
+			ackErr = fmt.Errorf("%d of %d sent claims were not acknowledged: %v", len(scrub.passedVisits)-len(ackSeen), len(scrub.passedVisits), aerr)
 		}
 	}
 
@@ -202,16 +203,13 @@ func runDemo(ctx context.Context, o demoOptions) error {
 	for _, r := range rejected {
 		fmt.Println("  !", r)
 	}
-	if werr != nil && len(seen) == len(visits) && len(rejected) == 0 {
-		return werr
-	}
 	if len(rejected) > 0 || len(seen) < len(visits) {
 		if werr != nil {
 			return fmt.Errorf("%d of %d visits did not reach %s: %w", len(visits)-len(seen), len(visits), furthestStage.subject, werr)
 		}
 		return fmt.Errorf("%d of %d visits did not reach %s", len(visits)-len(seen), len(visits), furthestStage.subject)
 	}
-	return nil
+	return ackErr
 }
 
 // mix summarises disciplines and plan types, so the summary shows what

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/rcm-health/rcm/internal/platform"
 )
-
-func zapInt(k string, v int) zap.Field { return zap.Int(k, v) }
 
 // openDeps connects to NATS and Postgres as configured; the returned func
 // closes them.
@@ -33,11 +32,13 @@ func openDepsWithLogger(ctx context.Context, cfg platform.Config, name string, l
 		return platform.Deps{}, nil, err
 	}
 	d := platform.Deps{Log: log, NATS: nc, Pool: pool, Registry: platform.NewRegistry(), Streams: cfg.Streams}
-	if err := jetStream(ctx, &d); err != nil {
+	js, err := jetstream.New(nc)
+	if err != nil {
 		pool.Close()
 		nc.Close()
-		return platform.Deps{}, nil, fmt.Errorf("%s: %w", name, err)
+		return platform.Deps{}, nil, fmt.Errorf("%s: jetstream: %w", name, err)
 	}
+	d.JS = js
 	return d, func() {
 		pool.Close()
 		_ = nc.Drain()

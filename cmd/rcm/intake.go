@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/services/intake"
@@ -32,7 +33,7 @@ func newIntakeCmd() *cobra.Command {
 				return err
 			}
 			defer closeDeps()
-			d.Log.Info("webhook sources configured", zapInt("count", len(sec)))
+			d.Log.Info("webhook sources configured", zap.Int("count", len(sec)))
 			return intake.Run(cmd.Context(), intake.Config{Addr: addr, Secrets: sec}, d)
 		},
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -190,7 +191,7 @@ func runLoad(ctx context.Context, o loadOptions) error {
 		res.Stages = follow.waitCaughtUp(time.Now(), o.duration)
 	}
 	if o.asJSON {
-		return json.NewEncoder(stdout()).Encode(res)
+		return json.NewEncoder(os.Stdout).Encode(res)
 	}
 	fmt.Printf("loadgen: %d clients, %s measured after %s warm-up\n", o.clients, o.duration, o.warmup)
 	fmt.Printf("  accepted  %d (%.0f visits/s)\n", res.Accepted, res.VisitsPerSec)

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 )
@@ -152,6 +153,17 @@ func archiveName(name string, now time.Time) string {
 }
 
 // checkSize returns an error wrapping ErrTooLarge if size exceeds MaxFileSize.
+// checkReadable refuses what Get must not read whole: anything but a
+// regular file, and files over MaxFileSize. Both transports stat first.
+func checkReadable(info fs.FileInfo) error {
+	if !info.Mode().IsRegular() {
+		return errNotRegular
+	}
+	return checkSize(info.Size())
+}
+
+var errNotRegular = errors.New("not a regular file")
+
 func checkSize(size int64) error {
 	if size > MaxFileSize {
 		return fmt.Errorf("%w (%d bytes)", ErrTooLarge, size)

@@ -182,10 +182,7 @@ func (d *Dir) get(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !info.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	if err := checkSize(info.Size()); err != nil {
+	if err := checkReadable(info); err != nil {
 		return nil, err
 	}
 	return readLimited(f, info.Size())
@@ -228,7 +225,7 @@ func (d *Dir) archive(ctx context.Context, name string, rejected bool, reason st
 		return err
 	}
 	if !info.Mode().IsRegular() {
-		return errors.New("not a regular file")
+		return errNotRegular
 	}
 	sub := ProcessedDir
 	if rejected {

@@ -378,10 +378,7 @@ func (s *SFTP) get(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !info.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	if err := checkSize(info.Size()); err != nil {
+	if err := checkReadable(info); err != nil {
 		return nil, err
 	}
 	w := &limitedBuffer{}
@@ -424,7 +421,7 @@ func (s *SFTP) archive(name string, rejected bool, reason string) error {
 		return err
 	}
 	if !info.Mode().IsRegular() {
-		return errors.New("not a regular file")
+		return errNotRegular
 	}
 	sub := ProcessedDir
 	if rejected {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -96,7 +97,7 @@ func NewSubscriber(js jetstream.JetStream, cfg SubscriberConfig, log *zap.Logger
 // only checked against the consumer's filter, since the consumer decides what
 // arrives.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	if len(s.cfg.Consumer.Subjects) > 0 && topic != "" && !contains(s.cfg.Consumer.Subjects, topic) {
+	if len(s.cfg.Consumer.Subjects) > 0 && topic != "" && !slices.Contains(s.cfg.Consumer.Subjects, topic) {
 		return nil, fmt.Errorf("subscribe %s: topic is not among consumer %s's subjects", topic, s.cfg.Consumer.Durable)
 	}
 	s.mu.Lock()
@@ -252,13 +253,4 @@ func (s *Subscriber) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

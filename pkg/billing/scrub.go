@@ -888,7 +888,7 @@ func isTelehealthModifier(m string) bool { return m == "95" || m == "GT" || m ==
 // modifiers checks each line's modifiers for form, count and consistency.
 func (s *scrubber) modifiers() {
 	v := s.v
-	want := scrubDisciplineModifier(v.RenderingProvider.Discipline)
+	want := disciplineModifier(v.RenderingProvider.Discipline)
 	th := s.in.Coded.Threshold
 	kxNeeded := th != nil && th.AfterCents > th.ThresholdCents
 	kxPayer := !s.havePayer || s.payer.KX
@@ -1013,18 +1013,6 @@ func orNone(m string) string {
 		return "no therapy modifier"
 	}
 	return m
-}
-
-func scrubDisciplineModifier(d string) string {
-	switch d {
-	case events.DisciplineOT:
-		return "GO"
-	case events.DisciplinePT:
-		return "GP"
-	case events.DisciplineSLP:
-		return "GN"
-	}
-	return ""
 }
 
 func hasMod(mods []string, m string) bool { return slices.Contains(mods, m) }

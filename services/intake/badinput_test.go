@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +125,4 @@ func TestBadInput(t *testing.T) {
 	if code, b, _ := e.post(t, goodBody, nil); code != http.StatusAccepted {
 		t.Fatalf("good visit after bad ones: %d %s", code, b)
 	}
-	_ = strconv.Itoa
 }

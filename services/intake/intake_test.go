@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -292,5 +291,3 @@ func TestReadyz(t *testing.T) {
 		t.Fatalf("readyz without NATS: %d %s", resp.StatusCode, b)
 	}
 }
-
-var _ = fmt.Sprintf

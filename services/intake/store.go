@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -253,7 +254,7 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, batch []*request) ([]outco
 		case !h.exists:
 			h.exists, h.created = true, true
 			newHeads = append(newHeads, r.visitID)
-		case !h.created && !contains(updHeads, r.visitID):
+		case !h.created && !slices.Contains(updHeads, r.visitID):
 			updHeads = append(updHeads, r.visitID)
 		}
 		h.revision, h.eventID, h.status = r.vis.Revision, env.ID, statusOf(r.vis)
@@ -425,13 +426,4 @@ func recordedEvent(r *request, change, supersedes string) (events.Envelope, json
 		return events.Envelope{}, nil, err
 	}
 	return env, receipt, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

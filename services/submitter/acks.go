@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -56,6 +57,8 @@ type ackedClaim struct {
 }
 
 func (a *Acks) handle(ctx context.Context, f clearinghouse.File, data []byte) error {
+	// One hash of the file keys every event it causes.
+	key := contentKey(data)
 	var envs []events.Envelope
 	var rejectClaims []string
 	var rejectReasons []string
@@ -85,7 +88,11 @@ func (a *Acks) handle(ctx context.Context, f clearinghouse.File, data []byte) er
 				}
 			}
 			for _, c := range claims {
-				envs = append(envs, ackEvent(c, events.Ack999, status, reason, codes, "", f.Name, data))
+				env, err := ackEvent(c, events.Ack999, status, reason, codes, "", f.Name, key)
+				if err != nil {
+					return err
+				}
+				envs = append(envs, env)
 				if status == events.AckRejected {
 					rejectClaims, rejectReasons = append(rejectClaims, c.claimID), append(rejectReasons, reason)
 				}
@@ -118,7 +125,11 @@ func (a *Acks) handle(ctx context.Context, f clearinghouse.File, data []byte) er
 					status, reason = events.AckRejected, cl.Reason()
 					rejectClaims, rejectReasons = append(rejectClaims, c.claimID), append(rejectReasons, reason)
 				}
-				envs = append(envs, ackEvent(c, events.Ack277CA, status, reason, codes, cl.PayerClaimNumber, f.Name, data))
+				env, err := ackEvent(c, events.Ack277CA, status, reason, codes, cl.PayerClaimNumber, f.Name, key)
+				if err != nil {
+					return err
+				}
+				envs = append(envs, env)
 			}
 		}
 	default:
@@ -161,7 +172,7 @@ JOIN submitter.batches b ON b.batch_id = c.batch_id WHERE b.isa_control = $1 ORD
 func (a *Acks) claimByControl(ctx context.Context, control string) (ackedClaim, bool, error) {
 	c := ackedClaim{control: control}
 	err := a.Pool.QueryRow(ctx, `SELECT claim_id, visit_id, submission FROM submitter.claims WHERE control_number = $1`, control).Scan(&c.claimID, &c.visitID, &c.submission)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return c, false, nil
 	}
 	return c, err == nil, err
@@ -170,13 +181,13 @@ func (a *Acks) claimByControl(ctx context.Context, control string) (ackedClaim, 
 // ackEvent's id depends on the file's content and the claim, so a file
 // handled twice (a crash before its hash was recorded) announces nothing
 // twice.
-func ackEvent(c ackedClaim, source, status, reason string, codes []events.AckCode, payerRef, file string, data []byte) events.Envelope {
-	id := events.NewID("submitter", events.TypeClaimAcknowledged, c.claimID, source, contentKey(data))
-	env, _ := events.New(id, events.TypeClaimAcknowledged, events.SourceSubmitter, c.claimID, nowUTC(),
+func ackEvent(c ackedClaim, source, status, reason string, codes []events.AckCode, payerRef, file, fileKey string) (events.Envelope, error) {
+	id := events.NewID("submitter", events.TypeClaimAcknowledged, c.claimID, source, fileKey)
+	env, err := events.New(id, events.TypeClaimAcknowledged, events.SourceSubmitter, c.claimID, nowUTC(),
 		events.ClaimAcknowledged{ClaimID: c.claimID, ControlNumber: c.control, Submission: c.submission, Source: source, Status: status,
 			Codes: codes, Reason: reason, PayerClaimControlNumber: payerRef, FileName: file})
 	env.CorrelationID = c.visitID
-	return env
+	return env, err
 }
 
 func contentKey(data []byte) string {
