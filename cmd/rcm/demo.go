@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/events"
 	"github.com/rcm-health/rcm/pkg/webhook"
+	"github.com/rcm-health/rcm/services/denials"
 )
 
 // furthestStage is the last event a visit reaches in this build; the demo
@@ -185,6 +187,20 @@ func runDemo(ctx context.Context, o demoOptions) error {
 			ackErr = fmt.Errorf("%d of %d sent claims were not acknowledged: %v", len(scrub.passedVisits)-len(ackSeen), len(scrub.passedVisits), aerr)
 		}
 	}
+	// A claim the payer accepted comes back in an 835 and is reconciled by
+	// the denials stage, when it runs.
+	var recon reconciledSummary
+	var reconErr error
+	_, noDenials := js.Consumer(ctx, events.StreamSubmitter, denials.ConsumerClaims)
+	if accepted := acked.acceptedVisits(scrub.passedVisits); len(accepted) > 0 && ackErr == nil && noDenials == nil {
+		recSeen, rerr := platform.WaitForCorrelations(wctx, js, events.StreamDenials, events.SubjectClaimReconciled, start.Add(-time.Minute), accepted, recon.add)
+		if rerr != nil || len(recSeen) < len(accepted) {
+			reconErr = fmt.Errorf("%d of %d accepted claims were not reconciled: %v", len(accepted)-len(recSeen), len(accepted), rerr)
+		}
+		wait, cancelWait := context.WithTimeout(ctx, 3*time.Second)
+		_, _ = platform.WaitForCorrelations(wait, js, events.StreamDenials, events.SubjectDenialOpened, start.Add(-time.Minute), recon.deniedVisits, recon.addDenial)
+		cancelWait()
+	}
 
 	fmt.Printf("\ndemo: %d visits posted in %s\n", len(visits), posted.Round(time.Millisecond))
 	fmt.Printf("  mix        %s\n", mix(visits))
@@ -200,6 +216,7 @@ func runDemo(ctx context.Context, o demoOptions) error {
 		fmt.Printf("  submitted  %d claims in %d 837P file(s)\n", sent.claims, len(sent.files))
 	}
 	acked.print()
+	recon.print()
 	for _, r := range rejected {
 		fmt.Println("  !", r)
 	}
@@ -209,7 +226,72 @@ func runDemo(ctx context.Context, o demoOptions) error {
 		}
 		return fmt.Errorf("%d of %d visits did not reach %s", len(visits)-len(seen), len(visits), furthestStage.subject)
 	}
-	return ackErr
+	return errors.Join(ackErr, reconErr)
+}
+
+// reconciledSummary counts reconciliation outcomes and the denials opened.
+type reconciledSummary struct {
+	outcomes     map[string]int
+	paidCents    int64
+	deniedVisits map[string]bool
+	categories   map[string]int
+}
+
+func (s *reconciledSummary) add(data []byte) {
+	e, err := events.Unmarshal(data)
+	if err != nil {
+		return
+	}
+	var r events.ClaimReconciled
+	if e.DecodeData(&r) != nil {
+		return
+	}
+	if s.outcomes == nil {
+		s.outcomes, s.deniedVisits = map[string]int{}, map[string]bool{}
+	}
+	s.outcomes[r.Outcome]++
+	s.paidCents += r.PaidCents
+	if r.Outcome == events.OutcomeDenied || r.Outcome == events.OutcomePartlyPaid {
+		s.deniedVisits[e.CorrelationID] = true
+	}
+}
+
+func (s *reconciledSummary) addDenial(data []byte) {
+	e, err := events.Unmarshal(data)
+	if err != nil {
+		return
+	}
+	var d events.DenialOpened
+	if e.DecodeData(&d) != nil {
+		return
+	}
+	if s.categories == nil {
+		s.categories = map[string]int{}
+	}
+	s.categories[d.Category+" "+d.Group+"-"+d.CARC]++
+}
+
+func (s *reconciledSummary) print() {
+	if len(s.outcomes) == 0 {
+		return
+	}
+	fmt.Printf("  reconciled %s; paid %s\n", countList(s.outcomes), usd(s.paidCents))
+	if len(s.categories) > 0 {
+		fmt.Printf("  denials    %s (in the work queue)\n", countList(s.categories))
+	}
+}
+
+func countList(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // mix summarises disciplines and plan types, so the summary shows what
@@ -354,8 +436,21 @@ func (s *scrubSummary) print() {
 
 // ackSummary counts acknowledgements by source and status.
 type ackSummary struct {
-	counts  map[string]int
-	reasons map[string]int
+	counts   map[string]int
+	reasons  map[string]int
+	rejected map[string]bool // visits with a rejected claim
+}
+
+// acceptedVisits are the sent visits whose claims were not rejected: the
+// payer adjudicates them.
+func (s *ackSummary) acceptedVisits(sent map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for v := range sent {
+		if !s.rejected[v] {
+			out[v] = true
+		}
+	}
+	return out
 }
 
 func (s *ackSummary) add(data []byte) {
@@ -368,9 +463,12 @@ func (s *ackSummary) add(data []byte) {
 		return
 	}
 	if s.counts == nil {
-		s.counts, s.reasons = map[string]int{}, map[string]int{}
+		s.counts, s.reasons, s.rejected = map[string]int{}, map[string]int{}, map[string]bool{}
 	}
 	s.counts[a.Source+" "+a.Status]++
+	if a.Status == events.AckRejected {
+		s.rejected[e.CorrelationID] = true
+	}
 	if a.Status == events.AckRejected {
 		s.reasons[a.Reason]++
 	}

@@ -20,13 +20,14 @@ import (
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/webhook"
 	"github.com/rcm-health/rcm/services/coder"
+	"github.com/rcm-health/rcm/services/denials"
 	"github.com/rcm-health/rcm/services/intake"
 	"github.com/rcm-health/rcm/services/submitter"
 )
 
 func newDevCmd() *cobra.Command {
 	var cfg platform.Config
-	var dataDir, addr, rulesDir string
+	var dataDir, addr, webAddr, rulesDir string
 	var demoVisits int
 	var stages []string
 	cmd := &cobra.Command{
@@ -47,12 +48,13 @@ unset), for any source name.`,
 			if err != nil {
 				return err
 			}
-			return runDev(cmd.Context(), devOptions{cfg: cfg, dataDir: dataDir, addr: addr, demoVisits: demoVisits, rulesDir: rulesDir, stages: st})
+			return runDev(cmd.Context(), devOptions{cfg: cfg, dataDir: dataDir, addr: addr, webAddr: webAddr, demoVisits: demoVisits, rulesDir: rulesDir, stages: st})
 		},
 	}
 	cfg.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&dataDir, "data-dir", ".rcm", "where NATS, Postgres and the mailbox keep their data")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of intake (webhooks, /metrics, /healthz, /readyz)")
+	cmd.Flags().StringVar(&webAddr, "web-addr", "127.0.0.1:8083", "listen address of the biller web UI and POST /v1/remittances")
 	cmd.Flags().IntVar(&demoVisits, "demo", 0, "post this many synthetic visits once the pipeline is up")
 	cmd.Flags().StringVar(&rulesDir, "rules", "", "rules directory overriding the embedded set (see rcm rules export)")
 	cmd.Flags().StringSliceVar(&stages, "stages", nil, "stages to run (intake always runs); default all: "+strings.Join(devStages, ","))
@@ -64,6 +66,7 @@ type devOptions struct {
 	cfg        platform.Config
 	dataDir    string
 	addr       string
+	webAddr    string
 	demoVisits int
 	rulesDir   string
 	// stages to run besides intake, which always runs; nil runs them all.
@@ -71,7 +74,7 @@ type devOptions struct {
 }
 
 // devStages are the stages rcm dev can run, in pipeline order.
-var devStages = []string{"intake", "coder", "submitter"}
+var devStages = []string{"intake", "coder", "submitter", "denials"}
 
 func parseStages(list []string) (map[string]bool, error) {
 	m := map[string]bool{"intake": true}
@@ -212,7 +215,7 @@ func runDev(ctx context.Context, o devOptions) error {
 		}
 		// The payer simulator answers the mailbox like a clearinghouse.
 		seed := time.Now().UnixNano()
-		sim := &payersim.Mailbox{Peer: peer, Config: payersim.Config{Seed: seed, RejectRate: 0.03}, Log: log.With(zap.String("service", "payersim")),
+		sim := &payersim.Mailbox{Peer: peer, Config: payersim.Config{Seed: seed}, Log: log.With(zap.String("service", "payersim")),
 			// 835 remittances land in the inbound mailbox for the denials
 			// stage, adjudicated with the rules' fee schedule.
 			Remit: &payersim.Adjudicator{Config: payersim.AdjudicateConfig{Seed: seed, DenyRate: 0.05, DeductibleRate: 0.1, DeductibleCents: 4000, CopayCents: 2500,
@@ -241,8 +244,37 @@ func runDev(ctx context.Context, o devOptions) error {
 		})
 	}
 
+	webReady := make(chan string, 1)
+	if o.stages["denials"] {
+		mailbox, err := clearinghouse.NewDir(filepath.Join(abs, "mailbox"))
+		if err != nil {
+			return err
+		}
+		if err := ensureDevUser(ctx, d); err != nil {
+			return err
+		}
+		stage(func() error {
+			return denials.Run(ctx, denials.Config{Rules: rules, Mailbox: mailbox, PollInterval: 500 * time.Millisecond,
+				HTTPAddr: o.webAddr, Web: webUI(log, false), Listening: func(a string) { webReady <- a },
+				Verifier: &webhook.Verifier{Secrets: map[string][]webhook.Secret{"clearinghouse": {secret}}}, Sources: []string{"clearinghouse"}}, d)
+		})
+	} else {
+		webReady <- ""
+	}
+
 	select {
 	case a := <-ready:
+		web := "not running"
+		select {
+		case w := <-webReady:
+			if w != "" {
+				web = "http://" + w + "/  (user " + devUser + ", password " + devPassword + ")"
+			}
+		case err := <-errc:
+			cancel()
+			wg.Wait()
+			return err
+		}
 		fmt.Printf(`rcm dev is running (Ctrl-C to stop)
   intake webhooks   POST http://%[1]s/v1/visits
   metrics / health  http://%[1]s/metrics  /healthz  /readyz
@@ -252,7 +284,8 @@ func runDev(ctx context.Context, o devOptions) error {
   webhook secret    %[6]s
   stages            %[7]s (rules %[8]s)
   837P mailbox      %[9]s
-`, a, ns.URL(), redactURL(dbURL), pgWhere, abs, secretNote(secretText), o.stageList(), rules.Version, filepath.Join(abs, "mailbox", "outbound"))
+  biller web UI     %[10]s
+`, a, ns.URL(), redactURL(dbURL), pgWhere, abs, secretNote(secretText), o.stageList(), rules.Version, filepath.Join(abs, "mailbox", "outbound"), web)
 		if demoVisits > 0 {
 			go func() {
 				if err := runDemo(ctx, demoOptions{visits: demoVisits, addr: a, natsURL: ns.URL(), secret: secretText, seed: time.Now().UnixNano()}); err != nil {

@@ -42,7 +42,7 @@ Run one stage against a deployment:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDevCmd(), newIntakeCmd(), newCoderCmd(), newSubmitterCmd(), newPayersimCmd(), newCodeCmd(), newDemoCmd(), newLoadgenCmd(), newRemitCmd())
-	root.AddCommand(newRulesCmd())
+	root.AddCommand(newDevCmd(), newIntakeCmd(), newCoderCmd(), newSubmitterCmd(), newDenialsCmd(), newPayersimCmd(), newCodeCmd(), newDemoCmd(), newLoadgenCmd(), newRemitCmd())
+	root.AddCommand(newRulesCmd(), newUsersCmd())
 	return root
 }

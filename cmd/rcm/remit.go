@@ -17,7 +17,7 @@ func newRemitCmd() *cobra.Command {
 		Use:   "remit",
 		Short: "Work with 835 remittances (ERA)",
 	}
-	cmd.AddCommand(newRemitParseCmd())
+	cmd.AddCommand(newRemitParseCmd(), newRemitImportCmd())
 	return cmd
 }
 

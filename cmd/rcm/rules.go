@@ -19,8 +19,9 @@ func newRulesCmd() *cobra.Command {
 		Short: "Check, show and export billing rules sets",
 		Long: `A rules set is the billing policy rcm codes visits with: the code catalog,
 payer profiles, KX thresholds, NCCI PTP edits, MUEs, charges and allowed
-amounts, and a VERSION that every coded visit carries. One is embedded in
-the binary; a clinic overrides it with a directory holding every file.`,
+amounts, the CARC and RARC catalogs that denials are worked with, and a
+VERSION that every coded visit carries. One is embedded in the binary; a
+clinic overrides it with a directory holding every file.`,
 		Example: `  rcm rules export ./rules      # start an override from the embedded set
   rcm rules validate ./rules    # check it before use
   rcm rules show                # what the binary embeds`,
@@ -168,4 +169,6 @@ func printRulesSummary(w io.Writer, where string, r *billing.Rules) {
 	fmt.Fprintf(w, "  MUEs:           %d\n", len(r.MUE))
 	fmt.Fprintf(w, "  charges:        %d\n", len(r.Fees.Charges))
 	fmt.Fprintf(w, "  allowed:        %d amounts for %d payer keys\n", allowed, len(r.Fees.Allowed))
+	fmt.Fprintf(w, "  CARCs:          %d\n", len(r.CARCs))
+	fmt.Fprintf(w, "  RARCs:          %d\n", len(r.RARCs))
 }

@@ -12,19 +12,18 @@ import (
 	"go.uber.org/zap"
 )
 
-// Stage describes a consuming stage: one durable consumer whose events a
-// handler turns, exactly once, into state in the stage's schema and events in
-// its outbox. The coder and the submitter are stages; intake is not (it
-// consumes HTTP).
+// Stage describes a consuming stage: durable consumers whose events
+// handlers turn, exactly once, into state in the stage's schema and events in
+// its outbox. The coder, the submitter and denials are stages; intake is not
+// (it consumes HTTP).
 type Stage struct {
 	// Service names the stage in logs, metrics and its dead-letter subject.
 	Service    string
 	Schema     string
 	Migrations fs.FS
-	Consumer   ConsumerSpec
-	// Subject is the one subject the handler consumes.
-	Subject string
-	Handler HandlerFunc
+	// Inputs are the stage's consumers, each with its handler; they share
+	// the schema's inbox, keyed by consumer.
+	Inputs []Input
 	// OpsAddr serves /metrics, /healthz and /readyz; empty serves nothing
 	// (rcm dev serves them once for all stages).
 	OpsAddr string
@@ -35,6 +34,12 @@ type Stage struct {
 	// Background, when set, runs beside the consumer until ctx ends, with
 	// the stage's outbox for what it emits (the submitter's batcher).
 	Background func(ctx context.Context, outbox *Outbox) error
+}
+
+// Input is one durable consumer of a stage and the handler of its events.
+type Input struct {
+	Consumer ConsumerSpec
+	Handler  HandlerFunc
 }
 
 // RunStage migrates the stage's schema, provisions streams and its consumer,
@@ -52,10 +57,6 @@ func RunStage(ctx context.Context, s Stage, d Deps) error {
 	if err != nil {
 		return err
 	}
-	sub, err := NewSubscriber(d.JS, SubscriberConfig{Consumer: s.Consumer, Concurrency: s.Concurrency}, log)
-	if err != nil {
-		return err
-	}
 	router, err := NewRouter(RouterConfig{Service: s.Service}, NewPublisher(d.JS, 0), log)
 	if err != nil {
 		return err
@@ -64,7 +65,15 @@ func RunStage(ctx context.Context, s Stage, d Deps) error {
 	if err != nil {
 		return err
 	}
-	router.AddConsumerHandler(s.Service, s.Subject, sub, metrics.Wrap(EventHandler(NewInbox(d.Pool, outbox), s.Consumer.Durable, s.Handler)))
+	inbox := NewInbox(d.Pool, outbox)
+	for _, in := range s.Inputs {
+		sub, err := NewSubscriber(d.JS, SubscriberConfig{Consumer: in.Consumer, Concurrency: s.Concurrency}, log)
+		if err != nil {
+			return err
+		}
+		// The empty topic takes every subject the consumer filters.
+		router.AddConsumerHandler(in.Consumer.Durable, "", sub, metrics.Wrap(EventHandler(inbox, in.Consumer.Durable, in.Handler)))
+	}
 
 	var wg sync.WaitGroup
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
@@ -95,7 +104,9 @@ func RunStage(ctx context.Context, s Stage, d Deps) error {
 	}
 	go func() {
 		<-router.Running()
-		log.Info("consuming", zap.String("consumer", s.Consumer.Durable))
+		for _, in := range s.Inputs {
+			log.Info("consuming", zap.String("consumer", in.Consumer.Durable))
+		}
 		if s.Ready != nil {
 			s.Ready()
 		}

@@ -178,6 +178,25 @@ func (o *Outbox) RelayWait(ctx context.Context, recs []Record) error {
 // publish sends recs asynchronously, waits for every ack, and queues the
 // stored ones to be marked published.
 func (o *Outbox) publish(ctx context.Context, recs []Record) error {
+	return o.publishMarking(ctx, recs, true)
+}
+
+// publishMarking publishes recs; with mark false the caller marks them
+// itself (Sweep, which may run without the mark loop of Run).
+func (o *Outbox) publishMarking(ctx context.Context, recs []Record, mark bool) error {
+	// A large transaction (an 835 of thousands of claims) is published in
+	// chunks: the client stalls past a few thousand unacknowledged async
+	// publishes, and each chunk gets the whole timeout.
+	for len(recs) > o.cfg.BatchSize {
+		if err := o.publishChunk(ctx, recs[:o.cfg.BatchSize], mark); err != nil {
+			return err
+		}
+		recs = recs[o.cfg.BatchSize:]
+	}
+	return o.publishChunk(ctx, recs, mark)
+}
+
+func (o *Outbox) publishChunk(ctx context.Context, recs []Record, mark bool) error {
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.PublishTimeout)
 	defer cancel()
 	futures := make([]jetstream.PubAckFuture, len(recs))
@@ -200,7 +219,9 @@ func (o *Outbox) publish(ctx context.Context, recs []Record) error {
 		select {
 		case <-f.Ok():
 			o.published.Inc()
-			o.mark(ctx, recs[i].ID)
+			if mark {
+				o.mark(ctx, recs[i].ID)
+			}
 		case err := <-f.Err():
 			if firstErr == nil {
 				firstErr = fmt.Errorf("relay event %s: %w", recs[i].ID, err)
@@ -363,7 +384,7 @@ WHERE p.created_at <= now() - $1::interval ORDER BY p.created_at, p.event_id LIM
 		if len(recs) == 0 {
 			return total, nil
 		}
-		if err := o.publish(ctx, recs); err != nil {
+		if err := o.publishMarking(ctx, recs, false); err != nil {
 			return total, err
 		}
 		total += len(recs)

@@ -1,7 +1,6 @@
 package billing
 
 import (
-	"slices"
 	"strconv"
 	"sync"
 )
@@ -34,6 +33,9 @@ type span struct{ start, end int }
 type noteMeta struct {
 	rule   ruleID
 	source sourceID
+	// fixed names the note's text when it is the same for every visit;
+	// then text is unused.
+	fixed fixedID
 	// service is the input service the note concerns, -1 for the visit (as
 	// Note.Service).
 	service int
@@ -109,6 +111,34 @@ var ruleNames = [...]string{
 	rModifierRequested:      "modifier.requested",
 }
 
+// fixedID names a note text that is the same for every visit. Such a text
+// is a constant rather than written into each visit's text, which saves
+// writing it and keeps it out of the string every visit allocates.
+type fixedID uint8
+
+const (
+	fNone fixedID = iota // the note's text is its span
+	fDisciplineOT
+	fDisciplinePT
+	fDisciplineSLP
+)
+
+var fixedTexts = [...]string{
+	fNone:          "",
+	fDisciplineOT:  "GO: service under the OT plan of care",
+	fDisciplinePT:  "GP: service under the PT plan of care",
+	fDisciplineSLP: "GN: service under the SLP plan of care",
+}
+
+// textIn is the note's text, in text, the writer's buffer as a string,
+// unless it is fixed.
+func (m *noteMeta) textIn(text string) string {
+	if m.fixed != fNone {
+		return fixedTexts[m.fixed]
+	}
+	return text[m.text.start:m.text.end]
+}
+
 const (
 	sCMSUnits sourceID = iota
 	sAMAUnits
@@ -165,11 +195,16 @@ func (w *noteWriter) reset() {
 // the pool through home.
 func (w *noteWriter) release(home *noteWriter) []Note {
 	notes := w.notes()
+	w.put(home)
+	return notes
+}
+
+// put gives the writer's buffers back to the pool through home.
+func (w *noteWriter) put(home *noteWriter) {
 	if w.small() {
 		*home = *w
 		noteWriters.Put(home)
 	}
-	return notes
 }
 
 // small reports whether the writer is worth pooling: an odd huge visit
@@ -177,30 +212,29 @@ func (w *noteWriter) release(home *noteWriter) []Note {
 func (w *noteWriter) small() bool { return cap(w.buf) <= 64<<10 && cap(w.meta) <= 1024 }
 
 // s writes a string. Reslicing buf in place stores only its length, where
-// an append would store its pointer too and pay a GC write barrier.
+// an append would store its pointer too and pay a GC write barrier; append
+// is left for the rare growth, which keeps s small enough to be inlined at
+// its hundreds of call sites. Inlined, the copy of a short constant, its
+// length known, compiles to a few moves rather than a call of memmove.
 func (w *noteWriter) s(s string) {
 	n := len(w.buf)
 	if len(s) > cap(w.buf)-n {
-		w.grow(len(s))
+		w.buf = append(w.buf, s...)
+		return
 	}
 	w.buf = w.buf[:n+len(s)]
-	copy(w.buf[n:], s)
+	copy(w.buf[n:n+len(s)], s)
 }
 
 func (w *noteWriter) bytes(b []byte) {
 	n := len(w.buf)
 	if len(b) > cap(w.buf)-n {
-		w.grow(len(b))
+		w.buf = append(w.buf, b...)
+		return
 	}
 	w.buf = w.buf[:n+len(b)]
 	copy(w.buf[n:], b)
 }
-
-// grow makes room for k more bytes: rarely, as buffers are pooled, so it
-// is kept out of line.
-//
-//go:noinline
-func (w *noteWriter) grow(k int) { w.buf = slices.Grow(w.buf, k) }
 
 // num writes a whole number as strconv.Itoa does; minutes and units are
 // nearly always under 100, which skip strconv.
@@ -277,8 +311,17 @@ func (w *noteWriter) end(rule ruleID, source sourceID, service int) {
 	w.add(noteMeta{rule: rule, source: source, service: service, owner: ownerPending, text: w.span()})
 }
 
-// add records a note whose text is already written.
-func (w *noteWriter) add(m noteMeta) { w.meta = append(w.meta, m) }
+// add records a note whose text is already written. Like s, it reslices
+// meta in place rather than append to it, so that it stores no pointer.
+func (w *noteWriter) add(m noteMeta) {
+	n := len(w.meta)
+	if n == cap(w.meta) {
+		w.meta = append(w.meta, m)
+		return
+	}
+	w.meta = w.meta[:n+1]
+	w.meta[n] = m
+}
 
 // notes makes the notes written, for the exported functions that return
 // []Note.
@@ -290,7 +333,7 @@ func (w *noteWriter) notes() []Note {
 	out := make([]Note, len(w.meta))
 	for i := range w.meta {
 		m := &w.meta[i]
-		out[i] = Note{Rule: ruleNames[m.rule], Text: text[m.text.start:m.text.end], Source: sourceNames[m.source], Service: m.service}
+		out[i] = Note{Rule: ruleNames[m.rule], Text: m.textIn(text), Source: sourceNames[m.source], Service: m.service}
 	}
 	return out
 }

@@ -64,9 +64,12 @@ func disciplineByName(name string) Disciplines {
 // Includes reports whether the set has the discipline named as in a visit
 // ("OT", "PT" or "SLP").
 func (d Disciplines) Includes(discipline string) bool {
-	b := disciplineByName(discipline)
-	return b != 0 && d&b == b
+	return d.has(disciplineByName(discipline))
 }
+
+// has is Includes for a discipline already looked up by disciplineByName,
+// which CodeVisit does once for all its services.
+func (d Disciplines) has(b Disciplines) bool { return b != 0 && d&b == b }
 
 // String gives the catalog's notation.
 func (d Disciplines) String() string {

@@ -151,9 +151,9 @@ type coder struct {
 	// notesFrom is the first note of the unit allocation; notes of a service
 	// are looked for from there.
 	notesFrom int
-	// Texts every line of the visit shares, written once.
-	disciplineText, assistantText span
-	disciplineDone, assistantDone bool
+	// The text every assistant line of the visit shares, written once.
+	assistantText span
+	assistantDone bool
 	// threshold is Coding.Threshold's value until finish gives it a home.
 	threshold    events.ThresholdStatus
 	hasThreshold bool
@@ -181,10 +181,13 @@ type resultBlock struct {
 func CodeVisit(req CodeRequest) Coding {
 	v := req.Visit
 	r := req.Rules
-	payer, _ := r.Payer(v.Coverage.PayerID, v.Coverage.PlanType)
 	home := scratches.Get().(*scratch)
-	c := &coder{rules: r, visit: v, payer: payer, allowed: r.allowedTables(v.Coverage.PayerID, v.Coverage.PlanType), scratch: *home}
+	c := &coder{rules: r, visit: v, scratch: *home}
 	c.truncate()
+	plan := planKey(v.Coverage.PlanType)
+	c.payer, _ = r.payer(v.Coverage.PayerID, plan)
+	c.allowed = r.allowedTables(v.Coverage.PayerID, plan)
+	payer := &c.payer
 	w := &c.w
 	c.UnitMethod = payer.UnitMethod
 	if req.Method != "" {
@@ -201,8 +204,8 @@ func CodeVisit(req CodeRequest) Coding {
 		w.s(payer.Key)
 		c.explain(ownerVisit, rUnitsMethod, sPayers)
 	}
-	dos := parseDate(v.DateOfService)
-	c.Year = dos.Year()
+	dos, year := parseDate(v.DateOfService)
+	c.Year = year
 
 	c.collect(v, r)
 	timed, untimed := c.timed, c.untimed
@@ -329,22 +332,37 @@ func CodeVisit(req CodeRequest) Coding {
 }
 
 // parseDate is time.Parse(time.DateOnly, s), the zero time if s is not a
-// date, without the general parser for the usual well-formed date.
-func parseDate(s string) time.Time {
+// date, and its year, without the general parser for the usual well-formed
+// date.
+func parseDate(s string) (time.Time, int) {
 	if len(s) == 10 && s[4] == '-' && s[7] == '-' {
 		y, okY := atoiDigits(s[:4])
 		m, okM := atoiDigits(s[5:7])
 		d, okD := atoiDigits(s[8:])
-		// time.Date rolls a day past the month's end over to the next
-		// month, where time.Parse refuses it: such a date falls through.
-		if okY && okM && okD && m >= 1 && m <= 12 && d >= 1 {
-			if t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC); t.Day() == d {
-				return t
-			}
+		// time.Date would roll a day past the month's end over to the
+		// next month, where time.Parse refuses it: such a date falls
+		// through.
+		if okY && okM && okD && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(m, y) {
+			return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC), y
 		}
 	}
 	t, _ := time.Parse(time.DateOnly, s)
-	return t
+	return t, t.Year()
+}
+
+// daysIn is the number of days of month m (1-12) of year y in the Gregorian
+// calendar, as time uses it.
+func daysIn(m, y int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // atoiDigits reads a string of ASCII digits only.
@@ -364,6 +382,7 @@ func atoiDigits(s string) (int, bool) {
 // still coded so the biller sees what was billable.
 func (c *coder) collect(v *events.Visit, r *Rules) {
 	w := &c.w
+	discipline := disciplineByName(v.RenderingProvider.Discipline)
 	for i := range v.Services {
 		s := &v.Services[i]
 		entry, ok := r.Catalog.entry(s.Code)
@@ -392,7 +411,7 @@ func (c *coder) collect(v *events.Visit, r *Rules) {
 			c.issue("units.minutes_missing", events.SeverityError, 0, msg)
 			continue
 		}
-		if !code.Disciplines.Includes(v.RenderingProvider.Discipline) {
+		if !code.Disciplines.has(discipline) {
 			w.s(s.Code)
 			w.s(" is not usually billed by ")
 			w.s(v.RenderingProvider.Discipline)
@@ -495,14 +514,7 @@ func (c *coder) addLine(l events.CodedLine, discipline string, s *service, assis
 		if m := disciplineModifier(discipline); m != "" {
 			c.mods = append(c.mods, modifier{owner: i, mod: m})
 			lw.nmods++
-			if !c.disciplineDone {
-				w.s(m)
-				w.s(": service under the ")
-				w.s(discipline)
-				w.s(" plan of care")
-				c.disciplineText, c.disciplineDone = w.span(), true
-			}
-			w.add(noteMeta{rule: rModifierDiscipline, source: sModifiers, owner: i, text: c.disciplineText})
+			w.add(noteMeta{rule: rModifierDiscipline, source: sModifiers, owner: i, fixed: disciplineNote(discipline)})
 		}
 	}
 	if assistantMod != "" {
@@ -586,7 +598,10 @@ func (c *coder) sortLines() {
 // visit says the services were done in separate time blocks; otherwise, and
 // always for indicator 0, the column-2 line is flagged: the payer would deny
 // it (CO-97/CO-236), and papering over that is not the coder's call.
-func (c *coder) applyNCCI(r *Rules, payer PayerProfile, dos time.Time) {
+//
+// day is the date of service at midnight UTC, as parseDate gives it and
+// ptpFor wants it.
+func (c *coder) applyNCCI(r *Rules, payer *PayerProfile, day time.Time) {
 	if len(r.PTP) == 0 {
 		return
 	}
@@ -597,7 +612,6 @@ func (c *coder) applyNCCI(r *Rules, payer PayerProfile, dos time.Time) {
 	if payer.DistinctModifier == "59" {
 		distinct = "59"
 	}
-	day := calendarDay(dos)
 	w := &c.w
 	for i := range c.lines {
 		for j := i + 1; j < len(c.lines); j++ {
@@ -666,7 +680,7 @@ func (c *coder) pair(edit PTPEdit) {
 
 // applyTelehealth adds the payer's telehealth modifier and checks the place
 // of service against the payer's telehealth codes.
-func (c *coder) applyTelehealth(payer PayerProfile, v *events.Visit) {
+func (c *coder) applyTelehealth(payer *PayerProfile, v *events.Visit) {
 	if !v.Telehealth {
 		return
 	}
@@ -696,7 +710,7 @@ func (c *coder) applyTelehealth(payer PayerProfile, v *events.Visit) {
 }
 
 // applyABN adds GA, GY or GZ from the visit's ABN data.
-func (c *coder) applyABN(payer PayerProfile, v *events.Visit) {
+func (c *coder) applyABN(payer *PayerProfile, v *events.Visit) {
 	if !payer.ABNModifiers || v.ABN == nil || len(c.lines) == 0 {
 		return
 	}
@@ -724,7 +738,7 @@ func (c *coder) applyABN(payer PayerProfile, v *events.Visit) {
 // applyKX compares the patient's year-to-date allowed amount with the year's
 // threshold and adds KX to every therapy line once the visit takes the
 // patient past it: lines above the threshold without KX are denied.
-func (c *coder) applyKX(r *Rules, payer PayerProfile, v *events.Visit, before int64) {
+func (c *coder) applyKX(r *Rules, payer *PayerProfile, v *events.Visit, before int64) {
 	if !payer.KX {
 		return
 	}
@@ -920,7 +934,7 @@ func (c *coder) finish() {
 		}
 		e := &expl[*end]
 		*end++
-		e.Rule, e.Text, e.Source = ruleNames[m.rule], str(m.text), sourceNames[m.source]
+		e.Rule, e.Text, e.Source = ruleNames[m.rule], m.textIn(text), sourceNames[m.source]
 		if m.source == sText {
 			e.Source = str(m.src)
 		}
@@ -991,6 +1005,20 @@ func disciplineModifier(d string) string {
 		return "GN"
 	}
 	return ""
+}
+
+// disciplineNote is the explanation of disciplineModifier(d), for a
+// discipline that has one: "GO: service under the OT plan of care".
+func disciplineNote(d string) fixedID {
+	switch d {
+	case events.DisciplineOT:
+		return fDisciplineOT
+	case events.DisciplinePT:
+		return fDisciplinePT
+	case events.DisciplineSLP:
+		return fDisciplineSLP
+	}
+	return fNone
 }
 
 // assistantModifier is CO for an OTA and CQ for a PTA; SLP assistants have

@@ -48,10 +48,10 @@ const (
 )
 
 // LoadRules reads and checks a whole rules set: VERSION, codes.csv,
-// payers.csv, kx_thresholds.csv, the PTP files, mue.csv, fees.csv and
-// allowed.csv. It returns every problem of every file, each a *LineError
-// naming the file and line, joined with errors.Join (LineErrors lists
-// them); the Rules is nil if there is any.
+// payers.csv, kx_thresholds.csv, the PTP files, mue.csv, fees.csv,
+// allowed.csv, carc.csv and rarc.csv. It returns every problem of every
+// file, each a *LineError naming the file and line, joined with errors.Join
+// (LineErrors lists them); the Rules is nil if there is any.
 //
 // Codes are checked against the catalog where the clinic chose them: fees
 // and allowed amounts must be for catalog codes, and every catalog code
@@ -68,6 +68,8 @@ func LoadRules(fsys fs.FS) (*Rules, error) {
 	l.mue()
 	l.fees()
 	l.allowed()
+	l.carc()
+	l.rarc()
 	if len(l.errs) > 0 {
 		return nil, errors.Join(l.errs...)
 	}
@@ -615,13 +617,28 @@ func plural(n int, word string) string {
 // says which matched. ok is false only for a set without plan:other, which
 // LoadRules refuses.
 func (r *Rules) Payer(payerID, planType string) (PayerProfile, bool) {
+	return r.payer(payerID, planKey(planType))
+}
+
+// planKey is the key of a plan type's default profile and fee table
+// ("plan:<planType>"), "" for no plan type. CodeVisit makes it once for
+// both lookups.
+func planKey(planType string) string {
+	if planType == "" {
+		return ""
+	}
+	return planPrefix + planType
+}
+
+// payer is Payer with the plan type's key made.
+func (r *Rules) payer(payerID, planKey string) (PayerProfile, bool) {
 	if payerID != "" {
 		if p, ok := r.Payers[payerID]; ok {
 			return p, true
 		}
 	}
-	if planType != "" {
-		if p, ok := r.Payers[planPrefix+planType]; ok {
+	if planKey != "" {
+		if p, ok := r.Payers[planKey]; ok {
 			return p, true
 		}
 	}
@@ -645,7 +662,7 @@ func (r *Rules) Threshold(year int, bucket string) (Threshold, bool) {
 // fallback (payer key ""). Zero with ok true means bundled, not separately
 // paid.
 func (r *Rules) AllowedCents(payerID, planType, code string) (int64, bool) {
-	t := r.allowedTables(payerID, planType)
+	t := r.allowedTables(payerID, planKey(planType))
 	return t.cents(code)
 }
 
@@ -654,13 +671,13 @@ func (r *Rules) AllowedCents(payerID, planType, code string) (int64, bool) {
 // line.
 type allowedTables [3]map[string]int64
 
-func (r *Rules) allowedTables(payerID, planType string) allowedTables {
+func (r *Rules) allowedTables(payerID, planKey string) allowedTables {
 	var t allowedTables
 	if payerID != "" {
 		t[0] = r.Fees.Allowed[payerID]
 	}
-	if planType != "" {
-		t[1] = r.Fees.Allowed[planPrefix+planType]
+	if planKey != "" {
+		t[1] = r.Fees.Allowed[planKey]
 	}
 	t[2] = r.Fees.Allowed[""]
 	return t

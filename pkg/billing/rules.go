@@ -24,6 +24,10 @@ type Rules struct {
 	MUE map[string]MUE
 	// Fees are charges and expected allowed amounts.
 	Fees FeeSchedule
+	// CARCs and RARCs are the remittance code catalogs by code (carc.csv,
+	// rarc.csv). Use CARC, RARC and ClassifyAdjustment to read them.
+	CARCs map[string]CARC
+	RARCs map[string]RARC
 	// Sources lists the "# source:" provenance of every file.
 	Sources []string
 	// PTPOutsideCatalog counts the edits of the PTP files that were checked

@@ -42,6 +42,12 @@ const (
 	// MatchServiceDetails: no REF*6R; code, modifiers, date and units matched
 	// (SVC06 when the payer re-coded).
 	MatchServiceDetails = "service_details"
+	// MatchUnmatched: the line matched nothing sent; it is posted at line 0
+	// and waits in the exceptions queue.
+	MatchUnmatched = "unmatched"
+	// MatchClaimLevel: the ledger row of the claim-level adjustments and of
+	// whatever charge and payment no line carries.
+	MatchClaimLevel = "claim_level"
 )
 
 // RemitReceived is the data of remit.received.v1: one 835 transaction set

@@ -330,26 +330,32 @@ var hlParents = map[string]string{"20": "", "21": "20", "19": "21", "PT": "19"}
 
 func read277(tx Transaction) (Ack277, error) {
 	a := Ack277{ControlNumber: tx.ST.Element(2), Version: tx.ST.Element(3), Segment: tx.ST.Index}
-	if len(tx.Segments) == 0 || tx.Segments[0].ID != "BHT" {
-		return Ack277{}, &SyntaxError{Segment: tx.ST.Index + 1, ID: "BHT", Msg: "the 277 must start with BHT"}
-	}
-	bht := tx.Segments[0]
-	if kind := bht.Element(1) + ":" + bht.Element(2); kind != "0085:08" {
-		return Ack277{}, &TransactionTypeError{Segment: bht.Index, ID: "BHT", Got: kind, Want: "277CA (BHT*0085*08)"}
-	}
-	a.Reference, a.Date, a.Time = bht.Element(3), bht.Element(4), bht.Element(5)
-
+	bht := 0 // position of the BHT, once read
 	r := reader277{a: &a, hls: map[string]hlNode{}}
-	for _, s := range tx.Segments[1:] {
-		if err := r.segment(s); err != nil {
-			return Ack277{}, err
+	for i, s := range tx.segments() {
+		if i > 0 {
+			if err := r.segment(s); err != nil {
+				return Ack277{}, err
+			}
+			continue
 		}
+		if s.ID != "BHT" {
+			break
+		}
+		if kind := s.Element(1) + ":" + s.Element(2); kind != "0085:08" {
+			return Ack277{}, &TransactionTypeError{Segment: s.Index, ID: "BHT", Got: kind, Want: "277CA (BHT*0085*08)"}
+		}
+		bht = s.Index
+		a.Reference, a.Date, a.Time = s.Element(3), s.Element(4), s.Element(5)
+	}
+	if bht == 0 {
+		return Ack277{}, &SyntaxError{Segment: tx.ST.Index + 1, ID: "BHT", Msg: "the 277 must start with BHT"}
 	}
 	if err := r.closeClaim(); err != nil {
 		return Ack277{}, err
 	}
 	if len(r.hls) == 0 {
-		return Ack277{}, &SyntaxError{Segment: bht.Index, ID: "BHT", Msg: "the 277CA has no HL levels"}
+		return Ack277{}, &SyntaxError{Segment: bht, ID: "BHT", Msg: "the 277CA has no HL levels"}
 	}
 	return a, nil
 }

@@ -262,11 +262,19 @@ func Read999(data []byte) ([]Ack999, error) {
 // envelope. Another group or set type is a *TransactionTypeError naming
 // want, and so is a file with no set at all.
 func readSets[T any](data []byte, gs01, st01, want string, read func(Transaction) (T, error), finish func(*T, Interchange, Group)) ([]T, error) {
-	ics, err := Parse(data)
+	ics, err := parse(data, false)
 	if err != nil {
 		return nil, err
 	}
-	var out []T
+	// Size the result once: a payer's file may hold hundreds of sets, and
+	// a Remit is large to copy as a growing slice would.
+	var sets int
+	for _, ic := range ics {
+		for _, g := range ic.Groups {
+			sets += len(g.Transactions)
+		}
+	}
+	out := make([]T, 0, sets)
 	for _, ic := range ics {
 		for _, g := range ic.Groups {
 			if f := g.GS.Element(1); f != gs01 {
@@ -300,7 +308,7 @@ func read999(tx Transaction) (Ack999, error) {
 		haveAK1 bool
 		haveAK9 bool
 	)
-	for _, s := range tx.Segments {
+	for _, s := range tx.segments() {
 		if haveAK9 {
 			return Ack999{}, segError(s, 0, "segment after the AK9, which ends the 999")
 		}

@@ -3,9 +3,11 @@ package x12
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -22,6 +24,12 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ics, err := Parse(data)
+		// The 835, 999 and 277CA readers parse without keeping segments
+		// and read each set again: both ways must agree with Parse.
+		scanned, scanErr := parse(data, false)
+		if fmt.Sprint(scanErr) != fmt.Sprint(err) || len(scanned) != len(ics) {
+			t.Fatalf("parse without segments: %d interchanges, %v; Parse: %d, %v", len(scanned), scanErr, len(ics), err)
+		}
 		if err != nil {
 			var se *SyntaxError
 			if !errors.As(err, &se) || ics != nil {
@@ -29,12 +37,12 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		for _, ic := range ics {
+		for i, ic := range ics {
 			if ic.IEA.Element(2) != ic.Header.ControlNumber {
 				t.Fatal("IEA02 mismatch accepted")
 			}
-			for _, g := range ic.Groups {
-				for _, tx := range g.Transactions {
+			for j, g := range ic.Groups {
+				for k, tx := range g.Transactions {
 					if tx.SE.Element(2) != tx.ST.Element(2) {
 						t.Fatal("SE02 mismatch accepted")
 					}
@@ -42,10 +50,37 @@ func FuzzParse(f *testing.F) {
 						_ = s.Component(1, 2)
 						_ = s.Repetitions(1)
 					}
+					checkReadAgain(t, scanned[i].Groups[j].Transactions[k], tx.Segments)
 				}
 			}
 		}
 	})
+}
+
+// checkReadAgain checks that tx.segments and tx.ids read the segments
+// Parse kept.
+func checkReadAgain(t *testing.T, tx Transaction, want []Segment) {
+	t.Helper()
+	n := 0
+	for i, s := range tx.segments() {
+		if i != n || i >= len(want) || !reflect.DeepEqual(s, want[i]) {
+			t.Fatalf("segment %d of the set at segment %d read again as %v, want %v", i, tx.ST.Index, s, want[min(i, len(want)-1)])
+		}
+		n++
+	}
+	if n != len(want) {
+		t.Fatalf("%d segments read again in the set at segment %d, want %d", n, tx.ST.Index, len(want))
+	}
+	n = 0
+	for id := range tx.ids() {
+		if n >= len(want) || id != want[n].ID {
+			t.Fatalf("identifier %d of the set at segment %d read again wrong", n, tx.ST.Index)
+		}
+		n++
+	}
+	if n != len(want) {
+		t.Fatalf("%d identifiers read again in the set at segment %d, want %d", n, tx.ST.Index, len(want))
+	}
 }
 
 func BenchmarkWrite837P(b *testing.B) {

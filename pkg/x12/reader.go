@@ -2,6 +2,7 @@ package x12
 
 import (
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 )
@@ -46,6 +47,13 @@ type Group struct {
 type Transaction struct {
 	ST, SE   Segment
 	Segments []Segment
+
+	// The text of the segments between ST and SE, its separators and the
+	// position of its first segment in the file, for segments and ids to
+	// read again.
+	body  string
+	sep   Separators
+	first int
 }
 
 // isaWidths are the fixed widths of ISA01–ISA16 (BILLING.md §6.1).
@@ -62,7 +70,15 @@ const isaLen = 106
 // ST02/SE02, GS06/GE02 and ISA13/IEA02 match. The first problem found is
 // returned as a *SyntaxError; Parse never panics.
 func Parse(data []byte) ([]Interchange, error) {
-	p := parser{src: string(data)}
+	return parse(data, true)
+}
+
+// parse is Parse. keep says whether transaction sets keep their segments
+// in Segments: the readers of 835, 999 and 277CA sets do not need them
+// kept, as they read each set again with Transaction.segments, one segment
+// at a time, so that a large file is never held in memory as segments.
+func parse(data []byte, keep bool) ([]Interchange, error) {
+	p := parser{src: string(data), keep: keep}
 	var out []Interchange
 	for {
 		p.skipBreaks()
@@ -89,6 +105,13 @@ type parser struct {
 	pos   int
 	index int // segments read so far
 	sep   Separators
+	keep  bool // keep the segments of transaction sets in Segments
+
+	// The segments of every transaction set and the elements of every
+	// segment are runs of these, so that reading takes a few allocations
+	// rather than one or more per segment.
+	segs  slab[Segment]
+	elems slab[string]
 }
 
 // skipBreaks skips the line breaks many senders put after a terminator.
@@ -148,14 +171,33 @@ func (p *parser) isa() (Segment, error) {
 	p.sep = sep
 	p.pos += isaLen
 	p.skipBreaks()
+	if p.keep && p.segs.buf == nil {
+		// Size the backing arrays once, for the whole input, from the
+		// first interchange's separators: each segment ends with a
+		// terminator and each element follows an element separator. An
+		// interchange declaring other separators makes them grow.
+		rest := p.src[p.pos:]
+		p.segs = makeSlab[Segment](strings.Count(rest, string(sep.Segment)))
+		p.elems = makeSlab[string](strings.Count(rest, string(sep.Element)))
+	}
 	return Segment{ID: "ISA", Elements: elems, Index: p.index, comp: sep.Component, rep: sep.Repetition}, nil
 }
 
 // segment reads the next segment with the current separators. ok is false
 // at the end of the input.
 func (p *parser) segment() (seg Segment, ok bool, err error) {
+	id, raw, ok, err := p.next()
+	if !ok {
+		return Segment{}, false, err
+	}
+	return p.split(id, raw), true, nil
+}
+
+// next reads the next segment's text, without its terminator, and checks
+// its identifier. ok is false at the end of the input.
+func (p *parser) next() (id, raw string, ok bool, err error) {
 	if p.pos >= len(p.src) {
-		return Segment{}, false, nil
+		return "", "", false, nil
 	}
 	p.index++
 	rest := p.src[p.pos:]
@@ -164,37 +206,79 @@ func (p *parser) segment() (seg Segment, ok bool, err error) {
 		if strings.TrimSpace(rest) == "" {
 			p.index--
 			p.pos = len(p.src)
-			return Segment{}, false, nil
+			return "", "", false, nil
 		}
-		return Segment{}, false, p.errorf("", 0, "no segment terminator %q before the end of the input", p.sep.Segment)
+		return "", "", false, p.errorf("", 0, "no segment terminator %q before the end of the input", p.sep.Segment)
 	}
-	raw := rest[:end]
+	raw = rest[:end]
 	if p.sep.Segment == '\n' {
 		raw = strings.TrimSuffix(raw, "\r")
 	}
 	p.pos += end + 1
 	p.skipBreaks()
 
-	n := strings.Count(raw, string(p.sep.Element))
-	id, raw, _ := strings.Cut(raw, string(p.sep.Element))
+	id, _, _ = cutByte(raw, p.sep.Element)
 	if !validID(id) {
 		// The text is not repeated: where an identifier should be, a broken
 		// file may have patient data.
-		return Segment{}, false, p.errorf("", 0, "the segment identifier (%d characters) is not 2 or 3 upper-case letters or digits", len(id))
+		return "", "", false, p.errorf("", 0, "the segment identifier (%d characters) is not 2 or 3 upper-case letters or digits", len(id))
 	}
-	seg = Segment{ID: id, Index: p.index, comp: p.sep.Component, rep: p.sep.Repetition}
-	if n > 0 {
-		seg.Elements = make([]string, 0, n)
-		for {
-			e, more, found := strings.Cut(raw, string(p.sep.Element))
-			seg.Elements = append(seg.Elements, e)
-			if !found {
-				break
-			}
-			raw = more
+	return id, raw, true, nil
+}
+
+// split makes the segment next has just read from its text.
+func (p *parser) split(id, raw string) Segment {
+	seg := Segment{ID: id, Index: p.index, comp: p.sep.Component, rep: p.sep.Repetition}
+	if len(raw) == len(id) {
+		return seg // no element separator: no elements
+	}
+	// A loop over the bytes rather than IndexByte for each element: most
+	// elements are a few bytes, shorter than a call is worth.
+	raw = raw[len(id)+1:]
+	start := 0
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == p.sep.Element {
+			p.elems.add(raw[start:i])
+			start = i + 1
 		}
 	}
-	return seg, true, nil
+	p.elems.add(raw[start:])
+	seg.Elements = p.elems.run()
+	return seg
+}
+
+// ids yields the identifiers of the segments between ST and SE, for a
+// reader to count what it will read before it reads it with segments.
+func (t *Transaction) ids() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		p := parser{src: t.body, sep: t.sep}
+		for {
+			// As in segments, reading again finds no error.
+			id, _, ok, _ := p.next()
+			if !ok || !yield(id) {
+				return
+			}
+		}
+	}
+}
+
+// segments yields the segments between ST and SE with their position in
+// the set from 0, read again from the input. Unlike Segments they take no
+// memory: each segment's Elements are overwritten by the next one's, so a
+// reader keeps the values of elements, never the slice.
+func (t *Transaction) segments() iter.Seq2[int, Segment] {
+	return func(yield func(int, Segment) bool) {
+		p := parser{src: t.body, index: t.first - 1, sep: t.sep}
+		for i := 0; ; i++ {
+			p.elems.reset()
+			// parse has read this text with these separators already, so
+			// reading it again finds no error.
+			s, ok, _ := p.segment()
+			if !ok || !yield(i, s) {
+				return
+			}
+		}
+	}
 }
 
 func validID(id string) bool {
@@ -307,31 +391,38 @@ func (p *parser) group(gs Segment) (Group, error) {
 }
 
 func (p *parser) transaction(st Segment) (Transaction, error) {
-	t := Transaction{ST: st}
+	t := Transaction{ST: st, sep: p.sep, first: p.index + 1}
 	if st.Element(2) == "" {
 		return Transaction{}, p.errorf("ST", 2, "ST02 (transaction set control number) is missing")
 	}
+	start, n := p.pos, 0 // n counts the segments between ST and SE
 	for {
-		seg, ok, err := p.segment()
+		end := p.pos
+		id, raw, ok, err := p.next()
 		if err != nil {
 			return Transaction{}, err
 		}
 		switch {
 		case !ok:
 			return Transaction{}, &SyntaxError{Segment: st.Index, ID: "ST", Msg: "the transaction set has no SE"}
-		case seg.ID == "SE":
-			t.SE = seg
-			if err := p.count(seg, 1, len(t.Segments)+2, "the transaction has %d segments"); err != nil {
+		case id == "SE":
+			t.SE = p.split(id, raw)
+			t.body = p.src[start:end]
+			t.Segments = p.segs.run()
+			if err := p.count(t.SE, 1, n+2, "the transaction has %d segments"); err != nil {
 				return Transaction{}, err
 			}
-			if got, want := seg.Element(2), st.Element(2); got != want {
+			if got, want := t.SE.Element(2), st.Element(2); got != want {
 				return Transaction{}, p.errorf("SE", 2, "SE02 %s does not match ST02 %s at segment %d", got, want, st.Index)
 			}
 			return t, nil
-		case seg.ID == "ST" || seg.ID == "GE" || seg.ID == "GS" || seg.ID == "IEA" || seg.ID == "ISA":
-			return Transaction{}, p.errorf(seg.ID, 0, "%s before the SE of the transaction set at segment %d", seg.ID, st.Index)
+		case id == "ST" || id == "GE" || id == "GS" || id == "IEA" || id == "ISA":
+			return Transaction{}, p.errorf(id, 0, "%s before the SE of the transaction set at segment %d", id, st.Index)
 		}
-		t.Segments = append(t.Segments, seg)
+		if p.keep {
+			p.segs.add(p.split(id, raw))
+		}
+		n++
 	}
 }
 

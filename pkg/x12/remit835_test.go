@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sampleWant is what a shared 835 sample holds, checked by hand once
@@ -467,6 +468,23 @@ func TestRead835Errors(t *testing.T) {
 	}
 }
 
+// TestCalendarDate compares calendarDate with the time.Parse it replaces,
+// over every month and day field of years with and without February 29.
+func TestCalendarDate(t *testing.T) {
+	for _, y := range []string{"0000", "1900", "2000", "2024", "2026", "9999"} {
+		for m := 0; m < 100; m++ {
+			for d := 0; d < 100; d++ {
+				v := fmt.Sprintf("%s%02d%02d", y, m, d)
+				want, err := time.Parse("20060102", v)
+				got, ok := calendarDate(v)
+				if ok != (err == nil) || ok && got != want {
+					t.Fatalf("calendarDate(%s) = %v, %v; time.Parse: %v, %v", v, got, ok, want, err)
+				}
+			}
+		}
+	}
+}
+
 // FuzzRead835 checks that Read835 never panics, fails only with the
 // package's error types, and that Check works on whatever it accepts. The
 // committed corpus in testdata/fuzz/FuzzRead835 holds the 835 samples
@@ -523,4 +541,108 @@ func BenchmarkRead835(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// largeRemit is a payer-sized remittance: payments of n claims each, every
+// claim of four lines, each line with DTM*472, a CAS holding a contractual
+// and a deductible adjustment, REF*6R, AMT*B6 and LQ*HE, which is what a
+// busy clinic's weekly Medicare 835 looks like. Lines have none, one or
+// two modifiers and every fifth claim a claim-level CAS, so that the
+// lists read back differ in length from one line or claim to the next.
+func largeRemit(payments, n int) Remit835 {
+	dos := day(2026, 3, 2)
+	r := Remit835{SenderID: "CLEARHOUSE01", ReceiverID: "RCMCLINIC01", InterchangeControl: 900, GroupControl: 900,
+		Usage: "P", Created: time.Date(2026, 3, 19, 9, 0, 0, 0, time.UTC)}
+	codes := [4]string{"97110", "97140", "97530", "97112"}
+	mods := [3][]string{nil, {"GP"}, {"GP", "KX"}}
+	for pi := range payments {
+		p := Payment835{
+			Handling: "C", Method: "ACH",
+			PayerBank:    BankAccount{RoutingNumber: "011000015", AccountNumber: "1234567890"},
+			PayeeBank:    BankAccount{RoutingNumber: "021000021", AccountNumber: "9876543210"},
+			OriginatorID: "1123456789", PaymentDate: day(2026, 3, 19), TraceNumber: fmt.Sprintf("%010d", pi+1),
+			Payer: PayerInfo{Name: "MEDICARE PART B", ID: "00952",
+				Address: Address{Line1: "PO BOX 1", City: "CHICAGO", State: "IL", ZIP: "60601"},
+				Contact: Contact835{Name: "EDI", Phone: "8005550199"}},
+			Payee:  PayeeInfo{Name: "RIVERSIDE THERAPY GROUP", NPI: "1234567893", TIN: "123456789"},
+			Claims: make([]Claim835, n),
+		}
+		p.ProductionDate = p.PaymentDate
+		for i := range p.Claims {
+			pcn := fmt.Sprintf("PT%02d%08d", pi, i)
+			c := Claim835{
+				ControlNumber: pcn, Status: "1", FilingCode: "MB", FacilityCode: "11", Frequency: "1",
+				PayerClaimNumber: fmt.Sprintf("79982063%05d", i),
+				Patient:          Name835{Last: "DOE", First: "MARGARET", MemberID: "1EG4TE5MK73"},
+				StatementFrom:    dos, StatementTo: dos, ReceivedDate: day(2026, 3, 5),
+			}
+			if i%5 == 0 {
+				c.Adjustments = []Adjustment{{Group: "OA", Reason: "23", AmountCents: 100}}
+				c.PaidCents -= 100
+			}
+			for k, code := range codes {
+				l := Line835{Code: code, Modifiers: mods[(i+k)%3], ChargeCents: 15000, PaidCents: 9750,
+					Units: 2, DateOfService: dos, ControlNumber: fmt.Sprintf("%s-%d", pcn, k+1), AllowedCents: 12000,
+					Adjustments: []Adjustment{{Group: "CO", Reason: "45", AmountCents: 3000}, {Group: "PR", Reason: "2", AmountCents: 2250}},
+					Remarks:     []string{"N130"}}
+				c.Lines = append(c.Lines, l)
+				c.ChargeCents += l.ChargeCents
+				c.PaidCents += l.PaidCents
+				c.PatientCents += 2250
+			}
+			p.Claims[i] = c
+			p.TotalPaidCents += c.PaidCents
+		}
+		r.Payments = append(r.Payments, p)
+	}
+	return r
+}
+
+// TestRead835Large reads back a remittance of several sets, each of more
+// claims, lines and adjustments than the reader's first backing arrays
+// hold.
+func TestRead835Large(t *testing.T) {
+	src := largeRemit(3, 500)
+	data, err := Append835(nil, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := Read835(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != len(src.Payments) {
+		t.Fatalf("%d remittances, want %d", len(rs), len(src.Payments))
+	}
+	for i := range rs {
+		got, want := rs[i].Payment835(), src.Payments[i]
+		if !reflect.DeepEqual(got, want) {
+			for j := range want.Claims {
+				if !reflect.DeepEqual(got.Claims[j], want.Claims[j]) {
+					t.Fatalf("remit %d claim %d reads back as\n%+v\nwant\n%+v", i, j, got.Claims[j], want.Claims[j])
+				}
+			}
+			t.Fatalf("remit %d reads back as\n%+v\nwant\n%+v", i, got, want)
+		}
+		if im := rs[i].Check(); len(im) != 0 {
+			t.Errorf("remit %d: imbalances %v", i, im)
+		}
+	}
+}
+
+// BenchmarkRead835Large reads a 10,000-claim 835, the size a payer's
+// weekly file reaches, where BenchmarkRead835 reads many small sets.
+func BenchmarkRead835Large(b *testing.B) {
+	data, err := Append835(nil, largeRemit(1, 10000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Read835(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*10000)/b.Elapsed().Seconds(), "claims/s")
 }

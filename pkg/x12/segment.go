@@ -81,6 +81,28 @@ func (s Segment) Component(n, k int) string {
 	return nth(s.Element(n), s.comp, k)
 }
 
+// components fills parts with the first len(parts) components of element
+// n, as Component(n, 1), Component(n, 2)… would return them, reading the
+// element once rather than once per component.
+func (s Segment) components(n int, parts []string) {
+	clear(parts)
+	v := s.Element(n)
+	if v == "" {
+		return
+	}
+	if s.comp == 0 {
+		parts[0] = v
+		return
+	}
+	for i := range parts {
+		var more bool
+		parts[i], v, more = cutByte(v, s.comp)
+		if !more {
+			return
+		}
+	}
+}
+
 // Repetitions returns the repeats of element n. An element without a
 // repetition separator is one repeat; an empty element has none.
 func (s Segment) Repetitions(n int) []string {
@@ -108,6 +130,65 @@ func (s Segment) String() string {
 	}
 	b.WriteByte('~')
 	return b.String()
+}
+
+// cutByte is strings.Cut for a one-byte separator, which IndexByte finds
+// faster than Index finds a one-byte string.
+func cutByte(s string, sep byte) (before, after string, found bool) {
+	if i := strings.IndexByte(s, sep); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
+}
+
+// slab hands out runs of consecutive items of shared backing arrays, so
+// that many small slices, such as the elements of every segment of a file,
+// cost a few allocations rather than one each. Items are added to the open
+// run until close ends it. When the array is full the open run moves to a
+// larger one; the runs closed before stay where they are.
+type slab[T any] struct {
+	buf   []T
+	start int // index in buf of the open run's first item
+}
+
+// makeSlab returns a slab whose first array holds n items.
+func makeSlab[T any](n int) slab[T] {
+	return slab[T]{buf: make([]T, 0, n)}
+}
+
+func (s *slab[T]) add(v T) {
+	if len(s.buf) == cap(s.buf) {
+		open := s.buf[s.start:]
+		buf := make([]T, len(open), max(2*cap(s.buf), 2*len(open), 16))
+		copy(buf, open)
+		s.buf, s.start = buf, 0
+	}
+	s.buf = append(s.buf, v)
+}
+
+// open returns the items of the open run, or nil if it has none. The
+// slice's capacity is its length, so that appending to it copies it rather
+// than overwriting the next item added. A later add does not change it:
+// call open again.
+func (s *slab[T]) open() []T {
+	if len(s.buf) == s.start {
+		return nil
+	}
+	return s.buf[s.start:len(s.buf):len(s.buf)]
+}
+
+// reset empties the slab to fill its array again, overwriting the runs
+// handed out before.
+func (s *slab[T]) reset() { s.buf, s.start = s.buf[:0], 0 }
+
+// close ends the open run; the next add starts another.
+func (s *slab[T]) close() { s.start = len(s.buf) }
+
+// run closes the open run and returns it.
+func (s *slab[T]) run() []T {
+	r := s.open()
+	s.close()
+	return r
 }
 
 func nth(v string, sep byte, k int) string {

@@ -630,6 +630,9 @@ func (b *Batch837) validate() error {
 	return nil
 }
 
+// Validate checks one claim as Write837P would, before it is batched.
+func (c *Claim837) Validate() error { return c.validate(0) }
+
 func (c *Claim837) validate(index int) error {
 	v := validator{claim: index, cn: c.ControlNumber, line: -1}
 	if len(v.cn) > 20 {

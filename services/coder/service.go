@@ -39,8 +39,8 @@ func Run(ctx context.Context, cfg Config, d platform.Deps) error {
 	d.Log = d.Log.With(zap.String("rules_version", cfg.Rules.Version))
 	h := &Handler{Rules: cfg.Rules, Method: cfg.Method}
 	return platform.RunStage(ctx, platform.Stage{
-		Service: "coder", Schema: Schema, Migrations: Migrations(), Consumer: ConsumerSpec(),
-		Subject: events.SubjectVisitRecorded, Handler: h.Handle,
+		Service: "coder", Schema: Schema, Migrations: Migrations(),
+		Inputs:  []platform.Input{{Consumer: ConsumerSpec(), Handler: h.Handle}},
 		OpsAddr: cfg.OpsAddr, Concurrency: cfg.Concurrency, Ready: cfg.Ready,
 	}, d)
 }

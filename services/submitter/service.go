@@ -42,8 +42,11 @@ func Run(ctx context.Context, cfg Config, d platform.Deps) error {
 	d.Log = d.Log.With(zap.String("rules_version", cfg.Rules.Version))
 	h := &Handler{Rules: cfg.Rules}
 	stage := platform.Stage{
-		Service: "submitter", Schema: Schema, Migrations: Migrations(), Consumer: ConsumerSpec(),
-		Subject: events.SubjectVisitCoded, Handler: h.Handle,
+		Service: "submitter", Schema: Schema, Migrations: Migrations(),
+		Inputs: []platform.Input{
+			{Consumer: ConsumerSpec(), Handler: h.Handle},
+			{Consumer: CorrectionSpec(), Handler: h.HandleCorrection},
+		},
 		OpsAddr: cfg.OpsAddr, Concurrency: cfg.Concurrency, Ready: cfg.Ready,
 	}
 	if cfg.Mailbox != nil {
