@@ -258,7 +258,8 @@ func runDev(ctx context.Context, o devOptions) error {
 				HTTPAddr: o.webAddr, Web: webUI(log, false), Listening: func(a string) { webReady <- a },
 				Verifier: &webhook.Verifier{Secrets: map[string][]webhook.Secret{"clearinghouse": {secret}}}, Sources: []string{"clearinghouse"}}, d)
 		})
-	} else {
+	}
+	if !o.stages["denials"] || o.webAddr == "" {
 		webReady <- ""
 	}
 

@@ -26,7 +26,11 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/events"
+	"github.com/rcm-health/rcm/services/coder"
+	"github.com/rcm-health/rcm/services/denials"
+	"github.com/rcm-health/rcm/services/submitter"
 )
 
 // image is the one image every service runs, with the subcommand as args.
@@ -35,13 +39,25 @@ const image = "ghcr.io/rcm-health/rcm"
 // overlays are the deployable directories under overlays/.
 var overlays = []string{"dev", "prod"}
 
-// consumes lists the streams each service consumes (DESIGN.md's table): its
-// NATS user may acknowledge messages of those streams and no others.
-var consumes = map[string][]string{
-	"intake":    nil,
-	"coder":     {events.StreamIntake},
-	"submitter": {events.StreamCoder, events.StreamDenials},
-	"denials":   {events.StreamSubmitter},
+// consumes lists the streams each service consumes, from the services'
+// own consumer specs: its NATS user may acknowledge messages of those
+// streams and no others. A new consumer of a service belongs here.
+var consumes = map[string][]string{}
+
+func init() {
+	for svc, specs := range map[string][]platform.ConsumerSpec{
+		"intake":    nil,
+		"coder":     {coder.ConsumerSpec()},
+		"submitter": {submitter.ConsumerSpec(), submitter.CorrectionSpec()},
+		"denials":   {denials.ClaimsConsumer(), denials.CodedConsumer()},
+	} {
+		consumes[svc] = []string{}
+		for _, c := range specs {
+			if !slices.Contains(consumes[svc], c.Stream) {
+				consumes[svc] = append(consumes[svc], c.Stream)
+			}
+		}
+	}
 }
 
 // services are the pipeline's services: one per producing stream of the
@@ -828,10 +844,6 @@ func checkConfiguration(t *testing.T, m *manifests) {
 	if ref, _ := intake.secretRef("RCM_WEBHOOK_SECRETS"); ref == nil {
 		t.Errorf("intake: RCM_WEBHOOK_SECRETS must come from a Secret (it refuses to start without webhook secrets)")
 	}
-	denials := m.env(t, m.deployment(t, "denials").Spec.Template.Spec.Containers[0])
-	if ref, _ := denials.secretRef("RCM_SESSION_KEY"); ref == nil {
-		t.Errorf("denials: RCM_SESSION_KEY must come from a Secret")
-	}
 	cfg, ok := m.configMaps[m.deployment(t, "coder").Spec.Template.Spec.Containers[0].EnvFrom[0].ConfigMapRef.Name]
 	if !ok {
 		t.Fatalf("coder's first ConfigMap is not rendered")
@@ -844,6 +856,19 @@ func checkConfiguration(t *testing.T, m *manifests) {
 
 // secretish are names of variables and ConfigMap keys that hold secrets.
 var secretish = regexp.MustCompile(`(?i)password|passwd|secret|token|session_key|private_key|js_key|encryption_key`)
+
+// uiPort is the port of the denials web UI (--http-addr).
+func uiPort(t *testing.T, m *manifests) int32 {
+	t.Helper()
+	c := m.deployment(t, "denials").Spec.Template.Spec.Containers[0]
+	addr, ok := flagValue(c.Args, "http-addr")
+	_, port, err := net.SplitHostPort(addr)
+	if !ok || err != nil {
+		t.Fatalf("denials: --http-addr %q: want :PORT", addr)
+	}
+	n, _ := strconv.Atoi(port)
+	return int32(n)
+}
 
 // checkSecrets: no secret value is committed (no literal value under a
 // secret-looking name, in env or a ConfigMap), and every Secret the
@@ -1225,7 +1250,7 @@ func checkNetworkPolicies(t *testing.T, m *manifests) {
 	tcp := func(from, to endpoint, port int32) flow { return flow{from, to, corev1.ProtocolTCP, port} }
 	want := []flow{
 		tcp(ingressCtl, svc["intake"], 8080),
-		tcp(ingressCtl, svc["denials"], 8081),
+		tcp(ingressCtl, svc["denials"], uiPort(t, m)),
 		tcp(nats, nats, 6222),
 		tcp(svc["submitter"], sftp, 22),
 		tcp(svc["denials"], sftp, 22),
