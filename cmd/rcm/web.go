@@ -26,15 +26,9 @@ const (
 )
 
 // webUI mounts the biller UI on the denials service's HTTP server.
-func webUI(log *zap.Logger, secureCookies bool) func(*denials.Store) http.Handler {
-	return func(s *denials.Store) http.Handler {
-		h, err := web.New(web.Config{Store: s, Log: log.With(zap.String("component", "web")), SecureCookies: secureCookies})
-		if err != nil {
-			// New fails only on its own embedded templates: a build error.
-			log.Error("web UI", zap.Error(err))
-			return http.NotFoundHandler()
-		}
-		return h
+func webUI(log *zap.Logger, secureCookies bool) func(*denials.Store) (http.Handler, error) {
+	return func(s *denials.Store) (http.Handler, error) {
+		return web.New(web.Config{Store: s, Log: log.With(zap.String("component", "web")), SecureCookies: secureCookies})
 	}
 }
 

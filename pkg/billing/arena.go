@@ -269,8 +269,37 @@ func (w *noteWriter) count(n int, one, many string) {
 	}
 }
 
-// dollars writes cents as $1,234.56 without floating point.
+// dollars writes cents as $1,234.56 without floating point. Every visit
+// writes three or four amounts, so the usual one, not negative, is written
+// digit by digit from the right into a small buffer, without strconv and
+// its copies; signedDollars writes the others.
 func (w *noteWriter) dollars(cents int64) {
+	if cents < 0 {
+		w.signedDollars(cents)
+		return
+	}
+	u := uint64(cents) // unsigned division by 10 is a little cheaper
+	var tmp [26]byte   // "$92,233,720,368,547,758.07", math.MaxInt64 cents
+	i := len(tmp) - 3
+	tmp[i], tmp[i+1], tmp[i+2] = '.', byte('0'+u/10%10), byte('0'+u%10)
+	for whole, n := u/100, uint(1); ; n++ {
+		i--
+		tmp[i] = byte('0' + whole%10)
+		if whole /= 10; whole == 0 {
+			break
+		}
+		if n%3 == 0 {
+			i--
+			tmp[i] = ','
+		}
+	}
+	i--
+	tmp[i] = '$'
+	w.bytes(tmp[i:])
+}
+
+// signedDollars is dollars for any amount.
+func (w *noteWriter) signedDollars(cents int64) {
 	neg := cents < 0
 	if neg {
 		cents = -cents

@@ -106,9 +106,11 @@ type issue struct {
 }
 
 // scratch is the working memory of one CodeVisit call. It is pooled, so a
-// call allocates little besides its result, and copied onto the call's
-// stack for the call, so that appending to its slices stores no pointer
-// into the heap: such stores pay GC write barriers.
+// call allocates little besides its result. The coder works on it in
+// place: appending one element to a slice in place, or reslicing it, stores
+// only the slice's length unless it grows, so no pointer and no GC write
+// barrier (copying the scratch onto the stack and back, as the coder once
+// did, cost a barrier for each of its slices while the GC marked).
 type scratch struct {
 	w       noteWriter
 	timed   []service
@@ -147,7 +149,7 @@ type coder struct {
 	payer PayerProfile
 	// allowed are the payer's fee tables, found once for all lines.
 	allowed allowedTables
-	scratch
+	*scratch
 	// notesFrom is the first note of the unit allocation; notes of a service
 	// are looked for from there.
 	notesFrom int
@@ -181,8 +183,7 @@ type resultBlock struct {
 func CodeVisit(req CodeRequest) Coding {
 	v := req.Visit
 	r := req.Rules
-	home := scratches.Get().(*scratch)
-	c := &coder{rules: r, visit: v, scratch: *home}
+	c := &coder{rules: r, visit: v, scratch: scratches.Get().(*scratch)}
 	c.truncate()
 	plan := planKey(v.Coverage.PlanType)
 	c.payer, _ = r.payer(v.Coverage.PayerID, plan)
@@ -325,8 +326,7 @@ func CodeVisit(req CodeRequest) Coding {
 	}
 	c.finish()
 	if c.small() {
-		*home = c.scratch
-		scratches.Put(home)
+		scratches.Put(c.scratch)
 	}
 	return c.Coding
 }

@@ -288,8 +288,10 @@ func readSets[T any](data []byte, gs01, st01, want string, read func(Transaction
 				if err != nil {
 					return nil, err
 				}
-				finish(&a, ic, g)
+				// finish takes the element of out, not &a, which would
+				// move every a to the heap.
 				out = append(out, a)
+				finish(&out[len(out)-1], ic, g)
 			}
 		}
 	}

@@ -217,10 +217,17 @@ func (p *parser) next() (id, raw string, ok bool, err error) {
 	p.pos += end + 1
 	p.skipBreaks()
 
-	id, _, _ = cutByte(raw, p.sep.Element)
-	if !validID(id) {
+	// A valid identifier has two or three characters, so the element
+	// separator after it is among the first four bytes, where a loop finds
+	// it sooner than a call to IndexByte.
+	n := 0
+	for n < len(raw) && n < 4 && raw[n] != p.sep.Element {
+		n++
+	}
+	if id = raw[:n]; !validID(id) {
 		// The text is not repeated: where an identifier should be, a broken
 		// file may have patient data.
+		id, _, _ = cutByte(raw, p.sep.Element)
 		return "", "", false, p.errorf("", 0, "the segment identifier (%d characters) is not 2 or 3 upper-case letters or digits", len(id))
 	}
 	return id, raw, true, nil
@@ -264,8 +271,8 @@ func (t *Transaction) ids() iter.Seq[string] {
 
 // segments yields the segments between ST and SE with their position in
 // the set from 0, read again from the input. Unlike Segments they take no
-// memory: each segment's Elements are overwritten by the next one's, so a
-// reader keeps the values of elements, never the slice.
+// memory per segment: each segment's Elements are overwritten by the next
+// one's, so a reader keeps the values of elements, never the slice.
 func (t *Transaction) segments() iter.Seq2[int, Segment] {
 	return func(yield func(int, Segment) bool) {
 		p := parser{src: t.body, index: t.first - 1, sep: t.sep}

@@ -507,3 +507,25 @@ func BenchmarkPostERA10000(b *testing.B) {
 		_ = d
 	}
 }
+
+// TestImportWhenKnownWaits: an 835 that arrives before the ledger knows its
+// claims is refused without posting anything, and posts in full once the
+// submission is known.
+func TestImportWhenKnownWaits(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := context.Background()
+	c := events.ClaimSubmitted{ClaimID: "claim-JJJ", ControlNumber: "JJJ-1", Lines: []events.ClaimLine{{Line: 1, Code: "97110", Units: 1, ChargeCents: 6000, LineItemControlNumber: "JJJ-1-1"}}}
+	file := era(t, 1, "T-EARLY", nil, claim835(c, "1", pay(c, 1)))
+	if _, err := s.ImportWhenKnown(ctx, file, "early.835", denials.SourceMailbox); !errors.Is(err, denials.ErrUnknownClaims) {
+		t.Fatalf("unknown claim: %v", err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM denials.remits`) + count(t, s, `SELECT count(*) FROM denials.remit_files`); n != 0 {
+		t.Fatalf("%d rows posted for a refused file", n)
+	}
+	submit(t, s, "JJJ-1", 1, "1", line("97110", 1, 6000, "GO"))
+	res, err := s.ImportWhenKnown(ctx, file, "early.835", denials.SourceMailbox)
+	if err != nil || res.Posted != 1 || res.Unmatched != 0 {
+		t.Fatalf("once known: %+v %v", res, err)
+	}
+}

@@ -67,6 +67,23 @@ func (p *Store) now() time.Time {
 // Import reads and posts one 835 file. The same file again posts nothing,
 // nor does a set whose payer and trace number were posted already.
 func (p *Store) Import(ctx context.Context, data []byte, name, source string) (ImportResult, error) {
+	return p.importFile(ctx, data, name, source, false)
+}
+
+// ErrUnknownClaims: the file names claims the ledger does not know yet. The
+// submitter's claim.submitted may still be on its way (a payer that answers
+// within seconds, or a ledger catching up after a restart); posting now
+// would send paid claims to the exceptions queue for good.
+var ErrUnknownClaims = errors.New("the 835 names claims not yet in the ledger")
+
+// ImportWhenKnown is Import that refuses, with ErrUnknownClaims and
+// nothing posted, a file naming a claim the ledger does not know. The
+// mailbox poller uses it until the file has waited long enough.
+func (p *Store) ImportWhenKnown(ctx context.Context, data []byte, name, source string) (ImportResult, error) {
+	return p.importFile(ctx, data, name, source, true)
+}
+
+func (p *Store) importFile(ctx context.Context, data []byte, name, source string, known bool) (ImportResult, error) {
 	sum := sha256.Sum256(data)
 	res := ImportResult{FileID: hex.EncodeToString(sum[:])}
 	var seen bool
@@ -82,6 +99,22 @@ func (p *Store) Import(ctx context.Context, data []byte, name, source string) (I
 		return res, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	res.Sets = len(remits)
+	if known {
+		var controls []string
+		for i := range remits {
+			for _, c := range remits[i].Claims {
+				controls = append(controls, c.ControlNumber)
+			}
+		}
+		var missing int
+		if err := p.Pool.QueryRow(ctx, `SELECT count(*) FROM unnest($1::text[]) AS c(n) WHERE NOT EXISTS (SELECT 1 FROM denials.submissions s WHERE s.control_number = c.n)`,
+			controls).Scan(&missing); err != nil {
+			return res, fmt.Errorf("check claims: %w", err)
+		}
+		if missing > 0 {
+			return res, fmt.Errorf("%w: %d of %d", ErrUnknownClaims, missing, len(controls))
+		}
+	}
 	for i := range remits {
 		if err := p.postSet(ctx, &remits[i], res.FileID, name, &res); err != nil {
 			return res, fmt.Errorf("835 set %s (segment %d): %w", remits[i].ControlNumber, remits[i].Segment, err)

@@ -61,7 +61,7 @@ type Config struct {
 	// nothing.
 	HTTPAddr string
 	// Web, when set, serves the biller UI under /; it gets the store.
-	Web func(*Store) http.Handler
+	Web func(*Store) (http.Handler, error)
 	// Verifier and Sources authenticate POST /v1/remittances like EMR
 	// webhooks (Standard Webhooks); nil refuses every post.
 	Verifier *webhook.Verifier
@@ -106,7 +106,11 @@ func Run(ctx context.Context, cfg Config, d platform.Deps) error {
 			mux := http.NewServeMux()
 			mux.Handle("POST /v1/remittances", &RemitHandler{Store: store, Verifier: cfg.Verifier, Sources: cfg.Sources, Log: log})
 			if cfg.Web != nil {
-				mux.Handle("/", cfg.Web(store))
+				ui, err := cfg.Web(store)
+				if err != nil {
+					return fmt.Errorf("denials: web UI: %w", err)
+				}
+				mux.Handle("/", ui)
 			}
 			ln, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
@@ -147,7 +151,9 @@ func (f seenFiles) Mark(ctx context.Context, sum, name string) (bool, error) { r
 
 // PollMailbox posts the .835 files that reach the mailbox, every interval,
 // until ctx ends. A file that is not a readable 835 is set aside as
-// rejected with the reason; it posts nothing.
+// rejected with the reason; it posts nothing. A file naming claims the
+// ledger does not know yet waits up to UnknownClaimsWait, then posts with
+// those claims in the exceptions queue.
 func (s *Store) PollMailbox(ctx context.Context, mb clearinghouse.Transport, every time.Duration, log *zap.Logger) error {
 	if every <= 0 {
 		every = time.Second
@@ -155,19 +161,31 @@ func (s *Store) PollMailbox(ctx context.Context, mb clearinghouse.Transport, eve
 	t := time.NewTicker(every)
 	defer t.Stop()
 	remits := clearinghouse.WithSuffixes(mb, ".835")
+	waiting := map[string]time.Time{} // file name → first refused
 	for {
 		n, err := clearinghouse.Poll(ctx, remits, seenFiles{s}, func(ctx context.Context, f clearinghouse.File, data []byte) error {
-			res, err := s.Import(ctx, data, f.Name, SourceMailbox)
-			if errors.Is(err, ErrMalformed) {
-				return clearinghouse.Rejectf("%v", err)
+			importFn := s.ImportWhenKnown
+			if first, ok := waiting[f.Name]; ok && time.Since(first) > UnknownClaimsWait {
+				importFn = s.Import
 			}
-			if err == nil {
+			res, err := importFn(ctx, data, f.Name, SourceMailbox)
+			switch {
+			case errors.Is(err, ErrUnknownClaims):
+				if _, ok := waiting[f.Name]; !ok {
+					waiting[f.Name] = time.Now()
+					log.Info("remittance waits for its claims", zap.String("file", f.Name), zap.Error(err))
+				}
+				return errWaiting
+			case errors.Is(err, ErrMalformed):
+				return clearinghouse.Rejectf("%v", err)
+			case err == nil:
+				delete(waiting, f.Name)
 				log.Info("remittance posted", zap.String("file", f.Name), zap.String("file_id", res.FileID), zap.Int("sets", res.Posted),
 					zap.Int("claims", res.Claims), zap.Int("unmatched", res.Unmatched), zap.Int("denials", res.Denials))
 			}
 			return err
 		})
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !onlyWaiting(err) {
 			log.Warn("poll mailbox", zap.Error(err))
 		}
 		if n > 0 {
@@ -179,6 +197,27 @@ func (s *Store) PollMailbox(ctx context.Context, mb clearinghouse.Transport, eve
 		case <-t.C:
 		}
 	}
+}
+
+// UnknownClaimsWait is how long a mailbox 835 naming unknown claims waits
+// for their claim.submitted before it is posted with them as exceptions.
+var UnknownClaimsWait = 2 * time.Minute
+
+// errWaiting leaves a file in the mailbox for the next poll.
+var errWaiting = errors.New("waiting for claims")
+
+// onlyWaiting reports whether every error Poll joined is errWaiting.
+func onlyWaiting(err error) bool {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return errors.Is(err, errWaiting)
+	}
+	for _, e := range j.Unwrap() {
+		if !errors.Is(e, errWaiting) {
+			return false
+		}
+	}
+	return true
 }
 
 // RemitHandler is POST /v1/remittances: an 835 in the body, signed like an

@@ -234,8 +234,15 @@ func (s *server) showLogin(w http.ResponseWriter, r *http.Request, status int, l
 const badLogin = "Wrong username or password."
 
 // dummyHash is compared when the user does not exist, so that an unknown
-// user takes as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
+// user takes as long as a wrong password. It is made on first use, not at
+// start-up of every command of the binary.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, err := bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
 
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
@@ -253,7 +260,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.limiter.allow(id, s.now()) {
-		s.log.Warn("login refused: too many failures", zap.String("user_id", id), zap.String("remote_addr", remote(r)))
+		s.log.Warn("login refused: too many failures", zap.String("remote_addr", remote(r)))
 		lv.Error = "Too many failed logins for this user. Wait a quarter of an hour, or ask a supervisor."
 		s.showLogin(w, r, http.StatusTooManyRequests, lv)
 		return
@@ -267,12 +274,18 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	found := err == nil
 	if !found {
-		hash = string(dummyHash)
+		hash = string(dummyHash())
 	}
 	ok := bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
 	if !found || !ok || disabled {
 		s.limiter.fail(id, s.now())
-		s.log.Warn("login failed", zap.String("user_id", id), zap.String("remote_addr", remote(r)))
+		// What was typed as a user name is logged only when it is one: a
+		// password typed into the wrong box must not reach the log.
+		if found {
+			s.log.Warn("login failed", zap.String("user_id", id), zap.String("remote_addr", remote(r)))
+		} else {
+			s.log.Warn("login failed: unknown user", zap.String("remote_addr", remote(r)))
+		}
 		s.showLogin(w, r, http.StatusUnauthorized, lv)
 		return
 	}
@@ -383,12 +396,12 @@ func (s *server) setFlash(w http.ResponseWriter, isErr bool, text string) {
 }
 
 // takeFlash reads the flash cookie and clears it.
-func takeFlash(w http.ResponseWriter, r *http.Request) *flash {
+func (s *server) takeFlash(w http.ResponseWriter, r *http.Request) *flash {
 	c, err := r.Cookie(flashCookie)
 	if err != nil {
 		return nil
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
 	if err != nil {
 		return nil

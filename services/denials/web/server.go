@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -132,7 +133,7 @@ func (s *server) headers(next http.Handler) http.Handler {
 		if s.secure {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
-		if len(r.URL.Path) > len("/static/") && r.URL.Path[:len("/static/")] == "/static/" {
+		if strings.HasPrefix(r.URL.Path, "/static/") {
 			h.Set("Cache-Control", "no-cache")
 		} else {
 			h.Set("Cache-Control", "no-store")
@@ -200,7 +201,6 @@ type view struct {
 	Nav   string
 	User  *user
 	Flash *flash
-	Now   time.Time
 	Data  any
 }
 
@@ -227,11 +227,8 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 		s.fail(w, r, errors.New("no template "+name))
 		return
 	}
-	if v.Now.IsZero() {
-		v.Now = s.now()
-	}
 	if v.Flash == nil {
-		v.Flash = takeFlash(w, r)
+		v.Flash = s.takeFlash(w, r)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -258,7 +255,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 	t := s.pages["error"]
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", view{Title: title, User: userOf(r), Now: s.now(), Data: msg}); err != nil {
+	if err := t.ExecuteTemplate(&buf, "layout", view{Title: title, User: userOf(r), Data: msg}); err != nil {
 		http.Error(w, title, status)
 		return
 	}

@@ -50,7 +50,9 @@ var funcs = template.FuncMap{
 	"kind":       kindWords,
 	"plus1":      func(i int) int { return i + 1 },
 	"personName": personName,
-	"mods":       func(m []string) string { return strings.Join(m, " ") },
+	// clause is a catalog text inside a sentence: without its full stop.
+	"clause": func(s string) string { return strings.TrimSuffix(s, ".") },
+	"mods":   func(m []string) string { return strings.Join(m, " ") },
 }
 
 func fmtDate(t any) string {
