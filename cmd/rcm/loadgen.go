@@ -213,6 +213,7 @@ var followed = []struct{ name, stream, subject string }{
 	{"coder", events.StreamCoder, events.SubjectVisitCoded},
 	{"scrubber", events.StreamSubmitter, events.SubjectClaimScrubbed},
 	{"sent", events.StreamSubmitter, events.SubjectClaimSubmitted},
+	{"reconciled", events.StreamDenials, events.SubjectClaimReconciled},
 }
 
 // stageRate is one followed stage's throughput during a load.

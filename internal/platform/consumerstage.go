@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/rcm-health/rcm/pkg/events"
 )
 
 // Stage describes a consuming stage: durable consumers whose events
@@ -27,8 +29,11 @@ type Stage struct {
 	// OpsAddr serves /metrics, /healthz and /readyz; empty serves nothing
 	// (rcm dev serves them once for all stages).
 	OpsAddr string
-	// Concurrency is how many events are handled at once (default 16).
+	// Concurrency is how many events each consumer has in hand at once
+	// (default 64): the pool the group commit draws its batches from.
 	Concurrency int
+	// Batch tunes the group commit of the stage's events.
+	Batch BatchConfig
 	// Ready, when set, is called once the consumer runs.
 	Ready func()
 	// Background, when set, runs beside the consumer until ctx ends, with
@@ -40,6 +45,10 @@ type Stage struct {
 type Input struct {
 	Consumer ConsumerSpec
 	Handler  HandlerFunc
+	// Key names the rows an event's handler shares with other events'
+	// (DefaultKey, the visit, when nil): events with one key never commit
+	// in two concurrent transactions.
+	Key func(events.Envelope) string
 }
 
 // RunStage migrates the stage's schema, provisions streams and its consumer,
@@ -66,13 +75,16 @@ func RunStage(ctx context.Context, s Stage, d Deps) error {
 		return err
 	}
 	inbox := NewInbox(d.Pool, outbox)
+	if s.Concurrency <= 0 {
+		s.Concurrency = 64
+	}
 	for _, in := range s.Inputs {
 		sub, err := NewSubscriber(d.JS, SubscriberConfig{Consumer: in.Consumer, Concurrency: s.Concurrency}, log)
 		if err != nil {
 			return err
 		}
 		// The empty topic takes every subject the consumer filters.
-		router.AddConsumerHandler(in.Consumer.Durable, "", sub, metrics.Wrap(EventHandler(inbox, in.Consumer.Durable, in.Handler)))
+		router.AddConsumerHandler(in.Consumer.Durable, "", sub, metrics.Wrap(EventHandler(inbox, in.Consumer.Durable, in.Key, in.Handler)))
 	}
 
 	var wg sync.WaitGroup
@@ -80,6 +92,12 @@ func RunStage(ctx context.Context, s Stage, d Deps) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = outbox.Run(relayCtx) }()
 	defer func() { stopRelay(); wg.Wait() }()
+	// The committers outlive the router, so that the handlers it waits
+	// for at shutdown get their batches' answers.
+	batchCtx, stopBatches := context.WithCancel(context.WithoutCancel(ctx))
+	batchesDone := make(chan struct{})
+	go func() { defer close(batchesDone); inbox.RunBatches(batchCtx, s.Batch) }()
+	defer func() { stopBatches(); <-batchesDone }()
 
 	if s.OpsAddr != "" {
 		mux := http.NewServeMux()

@@ -436,14 +436,19 @@ AND NOT EXISTS (SELECT 1 FROM %[1]s.outbox_pending p WHERE p.event_id = o.event_
 // Inbox makes a consumer's effect exactly-once: the input event's id, the
 // state change and the output events commit in one transaction.
 type Inbox struct {
-	pool   *pgxpool.Pool
-	schema string
-	outbox *Outbox
+	pool      *pgxpool.Pool
+	schema    string
+	outbox    *Outbox
+	insertSQL string
+
+	mu    sync.Mutex
+	group *groupCommit // set while RunBatches runs
 }
 
 // NewInbox returns the inbox of the outbox's schema.
 func NewInbox(pool *pgxpool.Pool, outbox *Outbox) *Inbox {
-	return &Inbox{pool: pool, schema: outbox.cfg.Schema, outbox: outbox}
+	return &Inbox{pool: pool, schema: outbox.cfg.Schema, outbox: outbox,
+		insertSQL: fmt.Sprintf(`INSERT INTO %s.inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, outbox.cfg.Schema)}
 }
 
 // HandlerFunc changes state inside tx and returns the events it causes.
@@ -453,10 +458,31 @@ type HandlerFunc func(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]eve
 // (false, nil) without running fn. After commit the outputs are published
 // and Handle returns once JetStream has them, so the caller may ack its input.
 func (i *Inbox) Handle(ctx context.Context, consumer string, in events.Envelope, fn HandlerFunc) (bool, error) {
+	return i.HandleKey(ctx, DefaultKey(in), consumer, in, fn)
+}
+
+// DefaultKey is the key events are grouped by: the correlation id (the
+// visit), else the subject.
+func DefaultKey(in events.Envelope) string {
+	if in.CorrelationID != "" {
+		return in.CorrelationID
+	}
+	return in.Subject
+}
+
+// HandleKey is Handle with the key that keeps events touching the same rows
+// out of concurrent transactions under group commit (BatchConfig).
+func (i *Inbox) HandleKey(ctx context.Context, key, consumer string, in events.Envelope, fn HandlerFunc) (bool, error) {
+	i.mu.Lock()
+	g := i.group
+	i.mu.Unlock()
+	if g != nil {
+		return i.handleGrouped(ctx, g, key, consumer, in, fn)
+	}
 	var recs []Record
 	first := false
 	err := pgx.BeginFunc(ctx, i.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, i.schema), consumer, in.ID)
+		tag, err := tx.Exec(ctx, i.insertSQL, consumer, in.ID)
 		if err != nil {
 			return fmt.Errorf("inbox: %w", err)
 		}
@@ -485,7 +511,10 @@ func (i *Inbox) Handle(ctx context.Context, consumer string, in events.Envelope,
 // EventHandler adapts fn to a Watermill handler: it decodes the envelope and
 // runs fn through the inbox. A payload that is not a valid envelope fails
 // every time and so reaches the dead-letter stream after the retries.
-func EventHandler(inbox *Inbox, consumer string, fn HandlerFunc) message.NoPublishHandlerFunc {
+func EventHandler(inbox *Inbox, consumer string, key func(events.Envelope) string, fn HandlerFunc) message.NoPublishHandlerFunc {
+	if key == nil {
+		key = DefaultKey
+	}
 	return func(msg *message.Message) error {
 		in, err := events.Unmarshal(msg.Payload)
 		if errors.Is(err, events.ErrUnknownType) {
@@ -496,7 +525,7 @@ func EventHandler(inbox *Inbox, consumer string, fn HandlerFunc) message.NoPubli
 		if err != nil {
 			return fmt.Errorf("message %s: %w", msg.UUID, err)
 		}
-		_, err = inbox.Handle(msg.Context(), consumer, in, fn)
+		_, err = inbox.HandleKey(msg.Context(), key(in), consumer, in, fn)
 		return err
 	}
 }

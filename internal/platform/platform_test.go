@@ -3,6 +3,7 @@ package platform_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -257,6 +258,15 @@ func envelope(t *testing.T, id string) events.Envelope {
 // once and publishes once.
 func TestInboxOutboxExactlyOnce(t *testing.T) {
 	t.Parallel()
+	for _, grouped := range []bool{false, true} {
+		t.Run(fmt.Sprintf("grouped=%v", grouped), func(t *testing.T) {
+			t.Parallel()
+			testInboxOutboxExactlyOnce(t, grouped)
+		})
+	}
+}
+
+func testInboxOutboxExactlyOnce(t *testing.T, grouped bool) {
 	d := ptest.Deps(t)
 	ctx := context.Background()
 	migrations := fstest.MapFS{"001_counter.sql": {Data: []byte(`CREATE TABLE svc.counter (n int NOT NULL); INSERT INTO svc.counter VALUES (0);`)}}
@@ -274,6 +284,13 @@ func TestInboxOutboxExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	inbox := platform.NewInbox(d.Pool, ob)
+	if grouped {
+		bctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); inbox.RunBatches(bctx, platform.BatchConfig{Committers: 2, MaxBatch: 8}) }()
+		t.Cleanup(func() { stop(); <-done })
+		waitGrouped(t, inbox)
+	}
 	in := envelope(t, "input-1")
 	handler := func(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]events.Envelope, error) {
 		if _, err := tx.Exec(ctx, `UPDATE svc.counter SET n = n + 1`); err != nil {
@@ -322,6 +339,52 @@ func TestInboxOutboxExactlyOnce(t *testing.T) {
 	if inboxRows != 1 || n != 1 {
 		t.Fatalf("after a failed handler: %d inbox rows, counter %d; want 1 and 1", inboxRows, n)
 	}
+
+	// Many events at once, one of them failing: in a group commit the
+	// failure rolls back only itself.
+	var failed atomic.Int32
+	for k := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := envelope(t, fmt.Sprintf("many-%d", k))
+			_, err := inbox.Handle(ctx, "svc", e, func(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]events.Envelope, error) {
+				if _, err := tx.Exec(ctx, `UPDATE svc.counter SET n = n + 1`); err != nil {
+					return nil, err
+				}
+				if k == 7 {
+					return nil, boom
+				}
+				return []events.Envelope{envelope(t, events.NewID(in.ID, "out"))}, nil
+			})
+			if err != nil {
+				if !errors.Is(err, boom) {
+					t.Error(err)
+				}
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	_ = d.Pool.QueryRow(ctx, `SELECT n FROM svc.counter`).Scan(&n)
+	if n != 1+39 || failed.Load() != 1 {
+		t.Fatalf("after 40 events with one failing: counter %d, %d failed; want 40 and 1", n, failed.Load())
+	}
+	if c := ptest.StreamCount(t, d.JS, events.StreamIntake); c != 1+39 {
+		t.Fatalf("stream holds %d events; want 40", c)
+	}
+}
+
+// waitGrouped waits until RunBatches has started.
+func waitGrouped(t *testing.T, inbox *platform.Inbox) {
+	t.Helper()
+	for range 200 {
+		if inbox.Grouped() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("group commit did not start")
 }
 
 // TestSweeperRelaysWhatACrashLeft: rows committed but never relayed (the

@@ -39,6 +39,24 @@ type Handler struct {
 // EMR's patient id within its source.
 func PatientKey(v *events.Visit) string { return events.NewID("patient", v.Source, v.Patient.ID) }
 
+// EventKey groups visit.recorded events by patient under group commit:
+// the threshold totals a coding updates are the patient's, so two visits of
+// one patient must not commit in two concurrent transactions.
+func EventKey(in events.Envelope) string {
+	var head struct {
+		Visit struct {
+			Source  string `json:"source"`
+			Patient struct {
+				ID string `json:"id"`
+			} `json:"patient"`
+		} `json:"visit"`
+	}
+	if json.Unmarshal(in.Data, &head) != nil || head.Visit.Patient.ID == "" {
+		return platform.DefaultKey(in)
+	}
+	return head.Visit.Source + "\x1f" + head.Visit.Patient.ID
+}
+
 type prior struct {
 	exists        bool
 	patientKey    string

@@ -40,7 +40,7 @@ func Run(ctx context.Context, cfg Config, d platform.Deps) error {
 	h := &Handler{Rules: cfg.Rules, Method: cfg.Method}
 	return platform.RunStage(ctx, platform.Stage{
 		Service: "coder", Schema: Schema, Migrations: Migrations(),
-		Inputs:  []platform.Input{{Consumer: ConsumerSpec(), Handler: h.Handle}},
+		Inputs:  []platform.Input{{Consumer: ConsumerSpec(), Handler: h.Handle, Key: EventKey}},
 		OpsAddr: cfg.OpsAddr, Concurrency: cfg.Concurrency, Ready: cfg.Ready,
 	}, d)
 }

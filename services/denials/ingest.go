@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rcm-health/rcm/internal/platform"
@@ -154,13 +156,36 @@ type claimMatch struct {
 	visitID string
 }
 
+// postSet posts one transaction set, trying again when its locks collide
+// with the ledger's: a short lock timeout, then a fresh attempt, is cheaper
+// than a deadlock, which Postgres takes a second to find.
 func (p *Store) postSet(ctx context.Context, r *x12.Remit, fileID, fileName string, res *ImportResult) error {
+	var err error
+	for attempt := range 20 {
+		err = p.postSetOnce(ctx, r, fileID, fileName, res)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || (pgErr.Code != "55P03" && pgErr.Code != "40P01") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(10+rand.IntN(20*(attempt+1))) * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (p *Store) postSetOnce(ctx context.Context, r *x12.Remit, fileID, fileName string, res *ImportResult) error {
 	remitID := RemitID(r)
 	now := p.now()
 	var posted bool
 	var counts ImportResult
 	err := pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
 		counts, posted = ImportResult{}, false
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '200ms'`); err != nil {
+			return err
+		}
 		// Two files carrying the same payment, posted at once, wait here.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('denials.remit'), hashtext($1))`, remitID); err != nil {
 			return fmt.Errorf("lock remit: %w", err)

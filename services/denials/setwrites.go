@@ -73,6 +73,13 @@ LEFT JOIN denials.claims c ON c.claim_id = s.claim_id WHERE s.control_number = A
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find submissions: %w", err)
 	}
+	// The claims' rows are taken in one sorted statement, before anything
+	// else waits on them: the ledger's group commits update the same rows
+	// in event order, and a posting that held some while waiting for
+	// others could deadlock with them.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM denials.claims WHERE claim_id = ANY($1) ORDER BY claim_id FOR UPDATE`, claimIDs); err != nil {
+		return nil, fmt.Errorf("lock claims: %w", err)
+	}
 	// Locked, so that a biller's action on one of these items waits for
 	// the posting rather than being overwritten by it.
 	rows, err = tx.Query(ctx, `SELECT item FROM denials.work_items WHERE claim_id = ANY($1) AND status NOT IN ('written_off', 'resolved') FOR UPDATE`, claimIDs)
