@@ -46,6 +46,9 @@ func newCoderCmd() *cobra.Command {
 				return err
 			}
 			defer closeDeps()
+			if err := platform.RegisterPipelineCollector(d.Registry, d.JS, d.Pool, coder.Schema); err != nil {
+				return err
+			}
 			d.Log.Info("rules loaded", zap.String("rules_version", rules.Version))
 			return coder.Run(cmd.Context(), coder.Config{Rules: rules, Method: method, OpsAddr: opsAddr}, d)
 		},

@@ -50,8 +50,14 @@ the queue in the web UI; create the first account with rcm users add.`,
 				return err
 			}
 			defer closeDeps()
+			if err := platform.RegisterPipelineCollector(d.Registry, d.JS, d.Pool, denials.Schema); err != nil {
+				return err
+			}
+			if err := denials.RegisterMetrics(d.Registry, d.Pool); err != nil {
+				return err
+			}
 			dc := denials.Config{Rules: rules, OpsAddr: opsAddr, HTTPAddr: httpAddr, Mailbox: mailbox, PollInterval: poll,
-				Web: webUI(d.Log, !insecureCookies)}
+				Web: webUI(d.Log, d.JS, !insecureCookies)}
 			if s := os.Getenv("RCM_WEBHOOK_SECRET"); s != "" {
 				secret, err := webhook.ParseSecret(s)
 				if err != nil {

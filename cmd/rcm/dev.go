@@ -166,11 +166,26 @@ func runDev(ctx context.Context, o devOptions) error {
 	}
 	cfg.NATSURL = ns.URL()
 	cfg.DatabaseURL = dbURL
+	// Tools such as rcm replay find the database of a running dev here, as
+	// they find NATS in nats.url. Only the owner may read it: a
+	// DATABASE_URL may carry a password.
+	dbFile := filepath.Join(abs, "database.url")
+	_ = os.Remove(dbFile)
+	if err := os.WriteFile(dbFile, []byte(dbURL+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", dbFile, err)
+	}
+	defer os.Remove(dbFile)
 	d, closeDeps, err := openDepsWithLogger(ctx, cfg, "rcm-dev", log)
 	if err != nil {
 		return err
 	}
 	defer closeDeps()
+	if err := platform.RegisterPipelineCollector(d.Registry, d.JS, d.Pool, platform.PipelineServices...); err != nil {
+		return err
+	}
+	if err := denials.RegisterMetrics(d.Registry, d.Pool); err != nil {
+		return err
+	}
 
 	secretText := webhookSecretFromEnv()
 	secret, err := webhook.ParseSecret(secretText)
@@ -255,7 +270,7 @@ func runDev(ctx context.Context, o devOptions) error {
 		}
 		stage(func() error {
 			return denials.Run(ctx, denials.Config{Rules: rules, Mailbox: mailbox, PollInterval: 500 * time.Millisecond,
-				HTTPAddr: o.webAddr, Web: webUI(log, false), Listening: func(a string) { webReady <- a },
+				HTTPAddr: o.webAddr, Web: webUI(log, d.JS, false), Listening: func(a string) { webReady <- a },
 				Verifier: &webhook.Verifier{Secrets: map[string][]webhook.Secret{"clearinghouse": {secret}}}, Sources: []string{"clearinghouse"}}, d)
 		})
 	}

@@ -33,6 +33,9 @@ func newIntakeCmd() *cobra.Command {
 				return err
 			}
 			defer closeDeps()
+			if err := platform.RegisterPipelineCollector(d.Registry, d.JS, d.Pool, intake.Schema); err != nil {
+				return err
+			}
 			d.Log.Info("webhook sources configured", zap.Int("count", len(sec)))
 			return intake.Run(cmd.Context(), intake.Config{Addr: addr, Secrets: sec}, d)
 		},

@@ -44,5 +44,7 @@ Run one stage against a deployment:
 	}
 	root.AddCommand(newDevCmd(), newIntakeCmd(), newCoderCmd(), newSubmitterCmd(), newDenialsCmd(), newPayersimCmd(), newCodeCmd(), newDemoCmd(), newLoadgenCmd(), newRemitCmd())
 	root.AddCommand(newRulesCmd(), newUsersCmd())
+	root.AddCommand(newReplayCmd())
+	root.AddCommand(newStatusCmd(), newDLQCmd())
 	return root
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -26,9 +27,9 @@ const (
 )
 
 // webUI mounts the biller UI on the denials service's HTTP server.
-func webUI(log *zap.Logger, secureCookies bool) func(*denials.Store) (http.Handler, error) {
+func webUI(log *zap.Logger, js jetstream.JetStream, secureCookies bool) func(*denials.Store) (http.Handler, error) {
 	return func(s *denials.Store) (http.Handler, error) {
-		return web.New(web.Config{Store: s, Log: log.With(zap.String("component", "web")), SecureCookies: secureCookies})
+		return web.New(web.Config{Store: s, JS: js, Log: log.With(zap.String("component", "web")), SecureCookies: secureCookies})
 	}
 }
 

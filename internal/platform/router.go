@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -88,12 +89,13 @@ func DeadLetterSubject(service string) string { return events.SubjectDeadLetterP
 // NewRouter builds a Watermill router with the middleware every stage uses,
 // outermost first:
 //
-//	PoisonQueue → Retry → Timeout → CorrelationID → Recoverer
+//	PoisonQueue → Retry → attempt count → Timeout → CorrelationID → Recoverer
 //
 // PoisonQueue must wrap Retry, or it would take the first error before Retry
 // saw it (watermill#645); Recoverer is innermost so a panic becomes an error
 // the others handle. A message is dead-lettered only after MaxRetries, and
-// acked only once it is stored in the dead-letter stream.
+// acked only once it is stored in the dead-letter stream, with the headers
+// rcm dlq reads (see DeadLetter).
 func NewRouter(cfg RouterConfig, pub message.Publisher, log *zap.Logger) (*message.Router, error) {
 	cfg.setDefaults()
 	if cfg.Service == "" {
@@ -104,7 +106,14 @@ func NewRouter(cfg RouterConfig, pub message.Publisher, log *zap.Logger) (*messa
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	poison, err := middleware.PoisonQueue(pub, DeadLetterSubject(cfg.Service))
+	// A handler stopped by shutdown is not poison: its message goes back
+	// to the server and is handled again by whichever replica runs. Nor is
+	// one that failed because PostgreSQL or NATS was away (Transient): it
+	// is redelivered until the dependency is back, instead of being
+	// dead-lettered by an outage longer than the retries.
+	poison, err := middleware.PoisonQueueWithFilter(deadLetterPublisher{pub}, DeadLetterSubject(cfg.Service), func(err error) bool {
+		return !errors.Is(err, context.Canceled) && !Transient(err)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("router: poison queue: %w", err)
 	}
@@ -119,6 +128,7 @@ func NewRouter(cfg RouterConfig, pub message.Publisher, log *zap.Logger) (*messa
 			ResetContextOnRetry: true,
 			Logger:              wlog,
 		}.Middleware,
+		countAttempts, // inside Retry: once per attempt; see deadletter.go
 		middleware.Timeout(cfg.HandlerTimeout),
 		middleware.CorrelationID,
 		middleware.Recoverer,

@@ -111,7 +111,12 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if err != nil {
 		return nil, err
 	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.Concurrency))
+	// A missed heartbeat is what a NATS restart, a consumer leader
+	// election or a network blip looks like; by default Next reports it as
+	// an error, and the dispatcher below would stop consuming for good while
+	// the process stayed up and ready. Without the report the iterator
+	// just pulls again, from whichever server now leads the consumer.
+	iter, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.Concurrency), jetstream.WithMessagesErrOnMissingHeartbeat(false))
 	if err != nil {
 		return nil, fmt.Errorf("consume %s: %w", s.cfg.Consumer.Durable, err)
 	}

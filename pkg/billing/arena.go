@@ -272,10 +272,10 @@ func (w *noteWriter) count(n int, one, many string) {
 // dollars writes cents as $1,234.56 without floating point. Every visit
 // writes three or four amounts, so the usual one, not negative, is written
 // digit by digit from the right into a small buffer, without strconv and
-// its copies; signedDollars writes the others.
+// its copies; dollarsAnySign writes the others.
 func (w *noteWriter) dollars(cents int64) {
 	if cents < 0 {
-		w.signedDollars(cents)
+		w.dollarsAnySign(cents)
 		return
 	}
 	u := uint64(cents) // unsigned division by 10 is a little cheaper
@@ -298,8 +298,8 @@ func (w *noteWriter) dollars(cents int64) {
 	w.bytes(tmp[i:])
 }
 
-// signedDollars is dollars for any amount.
-func (w *noteWriter) signedDollars(cents int64) {
+// dollarsAnySign is dollars for any amount.
+func (w *noteWriter) dollarsAnySign(cents int64) {
 	neg := cents < 0
 	if neg {
 		cents = -cents

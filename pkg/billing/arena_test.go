@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestDollars checks the fast path of dollars against signedDollars, which
+// TestDollars checks the fast path of dollars against dollarsAnySign, which
 // writes every amount, on amounts around each digit and comma and at random.
 func TestDollars(t *testing.T) {
 	amounts := []int64{0, 1, 9, 10, 99, 100, 101, 999, 1000, 12345, 99999, 100000, 113750, 248000, math.MaxInt64,
@@ -21,7 +21,7 @@ func TestDollars(t *testing.T) {
 	for _, c := range amounts {
 		var got, want noteWriter
 		got.dollars(c)
-		want.signedDollars(c)
+		want.dollarsAnySign(c)
 		if string(got.buf) != string(want.buf) {
 			t.Fatalf("dollars(%d) = %q, want %q", c, got.buf, want.buf)
 		}

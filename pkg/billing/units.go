@@ -356,6 +356,9 @@ func (w *noteWriter) unitRange(n int) {
 // name writes the entity's codes: "97129+97130".
 func (w *noteWriter) name(svcs []TimedMinutes, st []svcState, h int) {
 	w.s(svcs[h].Code)
+	if !st[h].family {
+		return // an add-on in the visit makes its base's entity a family
+	}
 	for i := range st {
 		if i != h && st[i].head == h {
 			w.s("+")

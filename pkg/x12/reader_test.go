@@ -202,3 +202,32 @@ func TestSegmentAccessors(t *testing.T) {
 		t.Errorf("Repetitions %q", got)
 	}
 }
+
+// TestSlab checks that runs keep their items when the slab moves to a new
+// array, and that appending to a run does not overwrite the next one.
+func TestSlab(t *testing.T) {
+	var s slab[int]
+	var runs [][]int
+	for n := range 40 { // runs of 0, 1, 2… items: several arrays
+		for i := range n % 7 {
+			s.add(100*n + i)
+		}
+		runs = append(runs, s.run())
+	}
+	_ = append(runs[3], -1)
+	for n, r := range runs {
+		if len(r) != n%7 || len(r) == 0 && r != nil {
+			t.Fatalf("run %d is %v", n, r)
+		}
+		for i, v := range r {
+			if v != 100*n+i {
+				t.Fatalf("run %d is %v", n, r)
+			}
+		}
+	}
+	s.reset()
+	s.add(7)
+	if r := s.open(); len(r) != 1 || r[0] != 7 {
+		t.Fatalf("after reset: %v", r)
+	}
+}

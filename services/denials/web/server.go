@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/rcm-health/rcm/internal/platform"
@@ -55,6 +56,9 @@ type Config struct {
 	// Now is the clock for sessions, the queue's ages and deadlines and the
 	// KPIs; nil is time.Now.
 	Now func() time.Time
+	// JS, when set, lets /ops show the pipeline's status; nil says it is
+	// unavailable.
+	JS jetstream.JetStream
 }
 
 // server holds the UI's dependencies; its methods are the handlers.
@@ -109,6 +113,7 @@ func New(cfg Config) (http.Handler, error) {
 	mux.Handle("GET /remittances/{remitID}", s.page(anyone, s.remittance))
 	mux.Handle("GET /exceptions", s.page(anyone, s.exceptions))
 	mux.Handle("GET /kpis", s.page(anyone, s.kpis))
+	mux.Handle("GET /ops", s.page(anyone, s.ops(cfg.JS)))
 	mux.Handle("GET /audit", s.page(supervisors, s.audit))
 	mux.Handle("GET /users", s.page(supervisors, s.users))
 	mux.HandleFunc("/", s.notFound)
