@@ -195,16 +195,11 @@ func (w *noteWriter) reset() {
 // the pool through home.
 func (w *noteWriter) release(home *noteWriter) []Note {
 	notes := w.notes()
-	w.put(home)
-	return notes
-}
-
-// put gives the writer's buffers back to the pool through home.
-func (w *noteWriter) put(home *noteWriter) {
 	if w.small() {
 		*home = *w
 		noteWriters.Put(home)
 	}
+	return notes
 }
 
 // small reports whether the writer is worth pooling: an odd huge visit
