@@ -149,6 +149,39 @@ INSERT INTO %[1]s.outbox_pending (event_id) SELECT event_id FROM added`, o.cfg.S
 	return recs, nil
 }
 
+// AddNew is Add for events that cannot be in the outbox yet, because their
+// ids derive from a row the same transaction has just created (a
+// remittance's payment, say). It COPYs them, several times faster than Add
+// for thousands; an id already there fails the transaction.
+func (o *Outbox) AddNew(ctx context.Context, tx pgx.Tx, envs ...events.Envelope) ([]Record, error) {
+	if len(envs) < 64 {
+		return o.Add(ctx, tx, envs...)
+	}
+	recs := make([]Record, 0, len(envs))
+	rows := make([][]any, 0, len(envs))
+	pending := make([][]any, 0, len(envs))
+	for _, e := range envs {
+		if err := e.Validate(); err != nil {
+			return nil, fmt.Errorf("outbox: event %s: %w", e.ID, err)
+		}
+		subject, _ := events.SubjectOf(e.Type)
+		payload, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("outbox: encode event %s: %w", e.ID, err)
+		}
+		rows = append(rows, []any{e.ID, subject, e.Type, payload})
+		pending = append(pending, []any{e.ID})
+		recs = append(recs, Record{ID: e.ID, Subject: subject, Payload: payload})
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{o.cfg.Schema, "outbox"}, []string{"event_id", "subject", "event_type", "payload"}, pgx.CopyFromRows(rows)); err != nil {
+		return nil, fmt.Errorf("outbox: copy: %w", err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{o.cfg.Schema, "outbox_pending"}, []string{"event_id"}, pgx.CopyFromRows(pending)); err != nil {
+		return nil, fmt.Errorf("outbox: copy: %w", err)
+	}
+	return recs, nil
+}
+
 // Relay hands committed records to the background relay and returns at once.
 // If the relay is saturated the records wait for the sweeper instead: they
 // are durable already.

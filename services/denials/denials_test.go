@@ -452,6 +452,11 @@ func TestCorrectionLoop(t *testing.T) {
 //	go test ./services/denials -run '^$' -bench PostERA -benchtime 3x
 func BenchmarkPostERA10000(b *testing.B) {
 	const claims = 10000
+	var postSec, publishSec float64
+	defer func() {
+		b.ReportMetric(postSec/float64(b.N), "post-s/op")
+		b.ReportMetric(publishSec/float64(b.N), "publish-s/op")
+	}()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		s, d := newStoreB(b)
@@ -493,14 +498,18 @@ func BenchmarkPostERA10000(b *testing.B) {
 		file := eraB(b, 1, "BIG", cl...)
 		b.SetBytes(int64(len(file)))
 		b.StartTimer()
+		start := time.Now()
 		res, err := s.Import(ctx, file, "big.835", denials.SourceImport)
 		if err != nil {
 			b.Fatal(err)
 		}
+		posted := time.Now()
 		if _, err := s.Outbox.Sweep(ctx, 0); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		postSec += posted.Sub(start).Seconds()
+		publishSec += time.Since(posted).Seconds()
 		if res.Claims != claims || res.Denials != claims/10 || res.Unmatched != 0 {
 			b.Fatalf("import: %+v", res)
 		}

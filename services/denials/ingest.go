@@ -241,7 +241,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14) ON CONFL
 		if err := w.flush(ctx, tx); err != nil {
 			return err
 		}
-		recs, err := p.Outbox.Add(ctx, tx, w.out...)
+		// The ids derive from this set's remit id, new in this transaction.
+		recs, err := p.Outbox.AddNew(ctx, tx, w.out...)
 		if err != nil {
 			return err
 		}

@@ -48,6 +48,11 @@ func (Ledger) Handle(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]even
 	return nil, nil
 }
 
+// timelineInsert adds a timeline row; its arguments are in the column
+// order of the COPY that setWrites turns it into.
+const timelineInsert = `INSERT INTO denials.timeline (event_id, visit_id, claim_id, at, kind, summary, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`
+
 // addTimeline records one entry of a visit's history; the event id keys it,
 // so a replay adds nothing.
 func addTimeline(ctx context.Context, tx execer, in events.Envelope, visitID, claimID, summary string, detail any) error {
@@ -55,8 +60,7 @@ func addTimeline(ctx context.Context, tx execer, in events.Envelope, visitID, cl
 	if err != nil {
 		return fmt.Errorf("timeline detail: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO denials.timeline (event_id, visit_id, claim_id, at, kind, summary, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, in.ID, visitID, claimID, in.Time, in.Type, summary, raw); err != nil {
+	if _, err := tx.Exec(ctx, timelineInsert, in.ID, visitID, claimID, in.Time, in.Type, summary, raw); err != nil {
 		return fmt.Errorf("timeline: %w", err)
 	}
 	return nil

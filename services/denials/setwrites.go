@@ -121,6 +121,11 @@ func (w *setWrites) addClaim(claimID string, paid, patient, adjusted, denied int
 // Exec queues a statement: setWrites is the execer of work items saved
 // while posting.
 func (w *setWrites) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if sql == timelineInsert {
+		// New rows of a new posting: they join the timeline's COPY.
+		w.timeline = append(w.timeline, args)
+		return pgconn.CommandTag{}, nil
+	}
 	w.batch.Queue(sql, args...)
 	return pgconn.CommandTag{}, nil
 }
