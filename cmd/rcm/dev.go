@@ -255,7 +255,7 @@ func runDev(ctx context.Context, o devOptions) error {
 		})
 		stage(func() error {
 			return submitter.Run(ctx, submitter.Config{Rules: rules, Mailbox: mailbox,
-				Batch: submitter.BatchConfig{Interval: time.Second, SenderID: "RCMDEV", SenderName: "RCM DEV CLINIC", ReceiverID: "PAYERSIM", ReceiverName: "RCM PAYER SIMULATOR"}}, d)
+				Batch: submitter.BatchConfig{Interval: 250 * time.Millisecond, SenderID: "RCMDEV", SenderName: "RCM DEV CLINIC", ReceiverID: "PAYERSIM", ReceiverName: "RCM PAYER SIMULATOR"}}, d)
 		})
 	}
 

@@ -118,8 +118,10 @@ func runLoad(ctx context.Context, o loadOptions) error {
 	go follow.markAt(measureFrom)
 
 	type sample struct {
-		lat    time.Duration
-		status int
+		lat     time.Duration
+		status  int
+		visitID string
+		at      time.Time
 	}
 	perClient := make([][]sample, o.clients)
 	var wg sync.WaitGroup
@@ -154,7 +156,13 @@ func runLoad(ctx context.Context, o loadOptions) error {
 				if err != nil && st == 0 {
 					st = -1
 				}
-				perClient[c] = append(perClient[c], sample{lat, st})
+				var visitID string
+				if st == http.StatusAccepted {
+					if rec, err := resp.Receipt(); err == nil {
+						visitID = rec.VisitID
+					}
+				}
+				perClient[c] = append(perClient[c], sample{lat, st, visitID, t0})
 			}
 		}()
 	}
@@ -162,6 +170,7 @@ func runLoad(ctx context.Context, o loadOptions) error {
 
 	res := loadResult{Clients: o.clients, Seconds: o.duration.Seconds(), ByStatus: map[string]int{}}
 	var lats []time.Duration
+	posted := map[string]time.Time{}
 	for _, ss := range perClient {
 		for _, s := range ss {
 			key := strconv.Itoa(s.status)
@@ -172,6 +181,9 @@ func runLoad(ctx context.Context, o loadOptions) error {
 			if s.status == http.StatusAccepted {
 				res.Accepted++
 				lats = append(lats, s.lat)
+				if s.visitID != "" {
+					posted[s.visitID] = s.at
+				}
 			} else {
 				res.Failed++
 			}
@@ -189,6 +201,7 @@ func runLoad(ctx context.Context, o loadOptions) error {
 	res.P50ms, res.P90ms, res.P99ms, res.Maxms = pct(.50), pct(.90), pct(.99), pct(1)
 	if follow != nil {
 		res.Stages = follow.waitCaughtUp(time.Now(), o.duration)
+		follow.latencies(res.Stages, posted, measureFrom)
 	}
 	if o.asJSON {
 		return json.NewEncoder(os.Stdout).Encode(res)
@@ -203,6 +216,9 @@ func runLoad(ctx context.Context, o loadOptions) error {
 			fmt.Printf(", draining the backlog at %.0f/s", st.DrainPerSec)
 		}
 		fmt.Println()
+		if st.Latency.N > 0 {
+			fmt.Printf("            webhook to %s: p50 %.0f ms  p99 %.0f ms  max %.0f ms (%d visits)\n", st.Name, st.Latency.P50ms, st.Latency.P99ms, st.Latency.Maxms, st.Latency.N)
+		}
 	}
 	return nil
 }
@@ -226,6 +242,67 @@ type stageRate struct {
 	// DrainPerSec is the rate once the load stopped: the stage without
 	// intake competing for the cores.
 	DrainPerSec float64 `json:"drain_per_sec,omitempty"`
+	// Latency is from the webhook's request to the stage's event stored in
+	// JetStream (the server's timestamp), over the measured visits.
+	Latency latency `json:"latency"`
+}
+
+type latency struct {
+	N     int     `json:"n"`
+	P50ms float64 `json:"p50_ms"`
+	P99ms float64 `json:"p99_ms"`
+	Maxms float64 `json:"max_ms"`
+}
+
+// latencies reads each stage's events of the measured visits and sets the
+// stages' latency from webhook to event.
+func (f *stageFollower) latencies(stages []stageRate, posted map[string]time.Time, since time.Time) {
+	for k := range stages {
+		i := slices.IndexFunc(followed, func(st struct{ name, stream, subject string }) bool { return st.name == stages[k].Name })
+		if i < 0 {
+			continue
+		}
+		start := since.Add(-time.Second)
+		cons, err := f.js.OrderedConsumer(context.Background(), followed[i].stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{followed[i].subject}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start})
+		if err != nil {
+			continue
+		}
+		var lats []time.Duration
+		seen := map[string]bool{}
+		for {
+			batch, err := cons.FetchNoWait(5000)
+			if err != nil {
+				break
+			}
+			n := 0
+			for m := range batch.Messages() {
+				n++
+				var head struct {
+					CorrelationID string `json:"correlation_id"`
+				}
+				if json.Unmarshal(m.Data(), &head) != nil || seen[head.CorrelationID] {
+					continue
+				}
+				t0, ok := posted[head.CorrelationID]
+				meta, err := m.Metadata()
+				if !ok || err != nil {
+					continue
+				}
+				seen[head.CorrelationID] = true
+				lats = append(lats, meta.Timestamp.Sub(t0))
+			}
+			if n == 0 {
+				break
+			}
+		}
+		if len(lats) == 0 {
+			continue
+		}
+		slices.Sort(lats)
+		ms := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))].Microseconds()) / 1000 }
+		stages[k].Latency = latency{N: len(lats), P50ms: ms(.5), P99ms: ms(.99), Maxms: ms(1)}
+	}
 }
 
 // stageFollower counts the stages' output while the load runs.

@@ -21,7 +21,7 @@ import (
 
 // BatchConfig tunes group commit. Zero values take the defaults.
 type BatchConfig struct {
-	// Committers is how many batches commit at once (default 2). An event
+	// Committers is how many batches commit at once (default 8). An event
 	// goes to a committer chosen by its key (Input.Key; the correlation id,
 	// the visit, by default), so that events touching the same rows are
 	// never in two open transactions at once: two committers locking the
@@ -34,7 +34,7 @@ type BatchConfig struct {
 
 func (c *BatchConfig) setDefaults() {
 	if c.Committers <= 0 {
-		c.Committers = 2
+		c.Committers = 8
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 64
