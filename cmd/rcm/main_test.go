@@ -1,0 +1,9 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/rcm-health/rcm/internal/pgserver/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
