@@ -4,9 +4,12 @@
 # firing distinct valid signed visits.
 #
 #   1. intake alone (`rcm dev --stages intake`): durable visits/s and latency;
-#   2. the whole pipeline (intake, coder, submitter with its 837P batches
-#      and the payer simulator's acknowledgements): each stage's rate, and
-#      its rate draining its backlog once the load stops;
+#   2. the whole pipeline (intake, coder, submitter with its 837P batches,
+#      the payer simulator's 999, 277CA and 835, and denials posting them):
+#      each stage's rate, its rate draining its backlog once the load stops,
+#      and the latency from webhook to each stage's event; at 1,000 visits/s
+#      offered (the end-to-end target), then at 100 visits/s (the latency
+#      target: webhook to claim.submitted under 1 s at p99);
 #   3. the raw JetStream ceiling against the same NATS server (natscli's
 #      `nats bench js pub async`, 1 KiB, file storage), last, so that its
 #      200 MB of writes do not compete with the stages' fsyncs.
@@ -33,7 +36,7 @@ trap 'stop_dev; rm -rf "$work"' EXIT
 
 # start_dev NAME STAGES: a fresh rcm dev in its own data dir.
 start_dev() {
-	"$work/rcm" dev --data-dir "$work/$1" --addr "127.0.0.1:$port" --stages "$2" >"$work/$1.log" 2>&1 &
+	"$work/rcm" dev --data-dir "$work/$1" --addr "127.0.0.1:$port" --web-addr "127.0.0.1:$((port + 2))" --stages "$2" >"$work/$1.log" 2>&1 &
 	dev=$!
 	for _ in $(seq 1 300); do
 		curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return
@@ -52,9 +55,14 @@ start_dev intake intake
 stop_dev
 
 echo "== 2. whole pipeline: rcm loadgen, 32 clients, $duration"
-start_dev pipeline intake,coder,submitter
-"$work/rcm" loadgen --addr "127.0.0.1:$port" --data-dir "$work/pipeline" --clients 32 --duration "$duration" --warmup 3s
-nats_url=$(cat "$work/pipeline/nats.url")
+start_dev pipeline intake,coder,submitter,denials
+"$work/rcm" loadgen --addr "127.0.0.1:$port" --data-dir "$work/pipeline" --clients 32 --duration "$duration" --warmup 3s --rate 1000
+stop_dev
+
+echo "== 2b. whole pipeline at 100 visits/s: latency per stage"
+start_dev pipeline100 intake,coder,submitter,denials
+"$work/rcm" loadgen --addr "127.0.0.1:$port" --data-dir "$work/pipeline100" --clients 16 --duration "$duration" --warmup 3s --rate 100
+nats_url=$(cat "$work/pipeline100/nats.url")
 
 echo "== 3. ceiling: nats bench js pub async, 1 KiB, file storage, same server"
 go run github.com/nats-io/natscli/nats@v0.5.0 bench js pub async rcm.bench \
