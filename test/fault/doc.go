@@ -8,6 +8,8 @@
 //
 // The package has no code outside its tests; this file only documents it.
 //
-//	go test ./test/fault/                      # the fault tests
-//	RCM_SLOW_TESTS=1 go test ./test/fault/     # and the scale-out test
+//	go test ./test/fault/                     # every test, about two minutes
+//	go test -short ./test/fault/              # none: they start processes
+//	RCM_FAULT_KEEP=1 go test ./test/fault/    # keep logs and data of a failed test
+//	RCM_FAULT_RCM_BIN=/path/rcm go test ...   # test that binary instead of building one
 package fault

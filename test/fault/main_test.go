@@ -67,17 +67,6 @@ func rcmBinary(t *testing.T) string {
 	return binPath
 }
 
-// slowTestsEnv enables the tests too long for every go test ./... run.
-const slowTestsEnv = "RCM_SLOW_TESTS"
-
-// needsSlow skips t unless RCM_SLOW_TESTS=1.
-func needsSlow(t *testing.T) {
-	t.Helper()
-	if os.Getenv(slowTestsEnv) != "1" {
-		t.Skipf("long test: set %s=1 to run it", slowTestsEnv)
-	}
-}
-
 // needsPipeline skips t in -short runs: every test here starts processes,
 // a database and a message server.
 func needsPipeline(t *testing.T) {

@@ -96,7 +96,9 @@ func TestNATSRestartMidLoad(t *testing.T) {
 		node := r.nats.nodes[0]
 		began := time.Now()
 		node.proc.kill()
-		time.Sleep(3 * time.Second)
+		// Longer than a stage's in-process retries: what was in hand when
+		// the server died has to come back through redelivery.
+		time.Sleep(5 * time.Second)
 		if err := node.proc.start(); err != nil {
 			t.Errorf("start nats again: %v", err)
 			return

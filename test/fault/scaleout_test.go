@@ -18,7 +18,6 @@ import (
 // claim.reconciled exactly once.
 func TestScaleOutSurvivesKills(t *testing.T) {
 	needsPipeline(t)
-	needsSlow(t)
 	dir := mkdirShared(t)
 	cluster := startNATS(t, 3, dir)
 	pg := startPostgres(t, dir)
