@@ -132,5 +132,12 @@ func RunStage(ctx context.Context, s Stage, d Deps) error {
 	if err := router.Run(ctx); err != nil {
 		return fmt.Errorf("%s: %w", s.Service, err)
 	}
+	if ctx.Err() == nil {
+		// Every handler stopped without being asked (a consumer deleted
+		// under it): a process that stays up and ready while consuming
+		// nothing hides the outage, so the stage fails and its process
+		// exits to be restarted.
+		return fmt.Errorf("%s: its consumers stopped", s.Service)
+	}
 	return nil
 }

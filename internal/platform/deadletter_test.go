@@ -195,3 +195,41 @@ func TestDeadLetterRetryAndDrop(t *testing.T) {
 		t.Errorf("INTAKE holds %d messages; want 4 + 2 retries", n)
 	}
 }
+
+// TestStageFailsWhenItsConsumerGoes: a stage whose consumer is deleted
+// under it stops with an error instead of staying up consuming nothing.
+func TestStageFailsWhenItsConsumerGoes(t *testing.T) {
+	t.Parallel()
+	d := ptest.Deps(t)
+	ctx := context.Background()
+	if err := platform.EnsureStreams(ctx, d.JS, d.Streams); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	stage := platform.Stage{
+		Service: "gone", Schema: "gone",
+		Inputs: []platform.Input{{Consumer: platform.ConsumerSpec{Stream: events.StreamIntake, Durable: "gone",
+			Subjects: []string{events.SubjectVisitRecorded}}, Handler: func(context.Context, pgx.Tx, events.Envelope) ([]events.Envelope, error) { return nil, nil }}},
+		Ready: func() { close(ready) },
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- platform.RunStage(runCtx, stage, d) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("stage did not start: %v", err)
+	}
+	if err := d.JS.DeleteConsumer(ctx, events.StreamIntake, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the stage stopped without an error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stage kept running without its consumer")
+	}
+}
