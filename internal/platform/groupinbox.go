@@ -181,16 +181,48 @@ func (i *Inbox) commitBatch(ctx context.Context, batch []*handleReq) {
 func (i *Inbox) runBatch(ctx context.Context, batch []*handleReq) ([]Record, int, error) {
 	var recs []Record
 	failed := -1
+	consumers, ids := make([]string, len(batch)), make([]string, len(batch))
+	for k, r := range batch {
+		consumers[k], ids[k] = r.consumer, r.in.ID
+	}
 	err := pgx.BeginFunc(ctx, i.pool, func(tx pgx.Tx) error {
 		recs, failed = recs[:0], -1
+		// One statement records the whole batch in the inbox; the events
+		// it reports new are handled, each once even when it came twice.
+		rows, err := tx.Query(ctx, i.insertManySQL, consumers, ids)
+		if err != nil {
+			return fmt.Errorf("inbox: %w", err)
+		}
+		fresh := map[[2]string]bool{}
+		for rows.Next() {
+			var c, id string
+			if err := rows.Scan(&c, &id); err != nil {
+				rows.Close()
+				return fmt.Errorf("inbox: %w", err)
+			}
+			fresh[[2]string{c, id}] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("inbox: %w", err)
+		}
 		for k, r := range batch {
-			out, first, err := i.handleOne(ctx, tx, r)
+			key := [2]string{r.consumer, r.in.ID}
+			if !fresh[key] {
+				continue // handled before, or earlier in this batch
+			}
+			delete(fresh, key)
+			out, err := r.fn(ctx, tx, r.in)
+			if err == nil {
+				var added []Record
+				added, err = i.outbox.Add(ctx, tx, out...)
+				recs = append(recs, added...)
+			}
 			if err != nil {
 				r.err, failed = err, k
 				return err
 			}
-			r.first = first
-			recs = append(recs, out...)
+			r.first = true
 		}
 		return nil
 	})
@@ -200,22 +232,4 @@ func (i *Inbox) runBatch(ctx context.Context, batch []*handleReq) ([]Record, int
 		}
 	}
 	return recs, failed, err
-}
-
-// handleOne records the event in the inbox and runs its handler; a repeat
-// runs nothing.
-func (i *Inbox) handleOne(ctx context.Context, tx pgx.Tx, r *handleReq) ([]Record, bool, error) {
-	tag, err := tx.Exec(ctx, i.insertSQL, r.consumer, r.in.ID)
-	if err != nil {
-		return nil, false, fmt.Errorf("inbox: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil, false, nil
-	}
-	out, err := r.fn(ctx, tx, r.in)
-	if err != nil {
-		return nil, false, err
-	}
-	recs, err := i.outbox.Add(ctx, tx, out...)
-	return recs, true, err
 }

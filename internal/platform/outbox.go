@@ -469,10 +469,11 @@ AND NOT EXISTS (SELECT 1 FROM %[1]s.outbox_pending p WHERE p.event_id = o.event_
 // Inbox makes a consumer's effect exactly-once: the input event's id, the
 // state change and the output events commit in one transaction.
 type Inbox struct {
-	pool      *pgxpool.Pool
-	schema    string
-	outbox    *Outbox
-	insertSQL string
+	pool          *pgxpool.Pool
+	schema        string
+	outbox        *Outbox
+	insertSQL     string
+	insertManySQL string
 
 	mu    sync.Mutex
 	group *groupCommit // set while RunBatches runs
@@ -481,7 +482,9 @@ type Inbox struct {
 // NewInbox returns the inbox of the outbox's schema.
 func NewInbox(pool *pgxpool.Pool, outbox *Outbox) *Inbox {
 	return &Inbox{pool: pool, schema: outbox.cfg.Schema, outbox: outbox,
-		insertSQL: fmt.Sprintf(`INSERT INTO %s.inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, outbox.cfg.Schema)}
+		insertSQL: fmt.Sprintf(`INSERT INTO %s.inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, outbox.cfg.Schema),
+		insertManySQL: fmt.Sprintf(`INSERT INTO %s.inbox (consumer, event_id) SELECT * FROM unnest($1::text[], $2::text[])
+ON CONFLICT DO NOTHING RETURNING consumer, event_id`, outbox.cfg.Schema)}
 }
 
 // HandlerFunc changes state inside tx and returns the events it causes.
