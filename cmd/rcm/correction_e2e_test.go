@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,22 +12,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/spf13/pflag"
 
-	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/internal/platform/ptest"
 	"github.com/rcm-health/rcm/pkg/events"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestCorrectedClaimEndToEnd runs the whole pipeline in rcm dev, lets the
 // payer simulator deny some claims, and works one denial through the web
@@ -43,38 +27,10 @@ func TestCorrectedClaimEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole pipeline")
 	}
-	var cfg platform.Config
-	cfg.AddFlags(pflag.NewFlagSet("dev", pflag.ContinueOnError))
-	cfg.LogLevel = "error"
-	base, err := os.MkdirTemp("", "rcm-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(base) })
-	dataDir := filepath.Join(base, "rcm")
-	addr, webAddr := freeAddr(t), freeAddr(t)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runDev(ctx, devOptions{cfg: cfg, dataDir: dataDir, addr: addr, webAddr: webAddr}) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
-			t.Error("rcm dev did not stop")
-		}
-	})
-	waitHealthy(t, addr, done)
-	natsURL, err := natsURLFromDataDir(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	webAddr := freeAddr(t)
+	d := startDev(t, devOptions{webAddr: webAddr})
 	// Enough visits that the simulator's 5 % CO-50 share denies some.
-	if err := runDemo(ctx, demoOptions{visits: 80, addr: addr, natsURL: natsURL, secret: devSecret, seed: 11, wait: time.Minute}); err != nil {
+	if err := runDemo(t.Context(), demoOptions{visits: 80, addr: d.addr, natsURL: d.natsURL, secret: devSecret, seed: 11, wait: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -134,7 +90,7 @@ func TestCorrectedClaimEndToEnd(t *testing.T) {
 		t.Error("the claim page does not show the item as corrected")
 	}
 
-	nc, err := nats.Connect(natsURL)
+	nc, err := nats.Connect(d.natsURL)
 	if err != nil {
 		t.Fatal(err)
 	}

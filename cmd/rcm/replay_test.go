@@ -11,9 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/spf13/pflag"
 
-	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/internal/rulestest"
 	"github.com/rcm-health/rcm/pkg/events"
 )
@@ -89,43 +87,19 @@ func TestReplayAgainstDev(t *testing.T) {
 	for _, v := range []string{"DATABASE_URL", "RCM_DATABASE_URL", "RCM_NATS_URL"} {
 		t.Setenv(v, "")
 	}
-	var cfg platform.Config
-	cfg.AddFlags(pflag.NewFlagSet("dev", pflag.ContinueOnError))
-	cfg.LogLevel = "error"
-	base, err := os.MkdirTemp("", "rcm-replay-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(base) })
-	dataDir := filepath.Join(base, "rcm")
-	addr := freeAddr(t)
 	stages, _ := parseStages([]string{"coder", "submitter"})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runDev(ctx, devOptions{cfg: cfg, dataDir: dataDir, addr: addr, stages: stages}) }()
+	d := startDev(t, devOptions{stages: stages})
+	dataDir, natsURL, ctx := d.dataDir, d.natsURL, t.Context()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
-			t.Error("rcm dev did not stop")
-		}
+		_ = d.stop() // startDev's cleanup reports an rcm dev that did not stop
 		if _, err := os.Stat(filepath.Join(dataDir, "database.url")); err == nil {
 			t.Error("database.url left behind after a clean stop")
 		}
 	})
-	waitHealthy(t, addr, done)
 	if st, err := os.Stat(filepath.Join(dataDir, "database.url")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("database.url: %v, %v; want a file only its owner reads", st, err)
 	}
-	natsURL, err := natsURLFromDataDir(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := runDemo(ctx, demoOptions{visits: 30, addr: addr, natsURL: natsURL, secret: devSecret, seed: 7, wait: time.Minute}); err != nil {
+	if err := runDemo(ctx, demoOptions{visits: 30, addr: d.addr, natsURL: natsURL, secret: devSecret, seed: 7, wait: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	nc, err := nats.Connect(natsURL)

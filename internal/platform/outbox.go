@@ -120,24 +120,18 @@ func (o *Outbox) Add(ctx context.Context, tx pgx.Tx, envs ...events.Envelope) ([
 	if len(envs) == 0 {
 		return nil, nil
 	}
-	recs := make([]Record, 0, len(envs))
-	ids := make([]string, 0, len(envs))
-	subjects := make([]string, 0, len(envs))
-	types := make([]string, 0, len(envs))
-	payloads := make([][]byte, 0, len(envs))
-	for _, e := range envs {
-		if err := e.Validate(); err != nil {
-			return nil, fmt.Errorf("outbox: event %s: %w", e.ID, err)
-		}
-		subject, _ := events.SubjectOf(e.Type)
-		payload, err := json.Marshal(e)
-		if err != nil {
-			return nil, fmt.Errorf("outbox: encode event %s: %w", e.ID, err)
-		}
-		ids, subjects, types, payloads = append(ids, e.ID), append(subjects, subject), append(types, e.Type), append(payloads, payload)
-		recs = append(recs, Record{ID: e.ID, Subject: subject, Payload: payload})
+	recs, err := records(envs)
+	if err != nil {
+		return nil, err
 	}
-	_, err := tx.Exec(ctx, fmt.Sprintf(`WITH added AS (
+	ids := make([]string, len(envs))
+	subjects := make([]string, len(envs))
+	types := make([]string, len(envs))
+	payloads := make([][]byte, len(envs))
+	for i, r := range recs {
+		ids[i], subjects[i], types[i], payloads[i] = r.ID, r.Subject, envs[i].Type, r.Payload
+	}
+	_, err = tx.Exec(ctx, fmt.Sprintf(`WITH added AS (
 	INSERT INTO %[1]s.outbox (event_id, subject, event_type, payload)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])
 	ON CONFLICT (event_id) DO NOTHING RETURNING event_id
@@ -157,10 +151,29 @@ func (o *Outbox) AddNew(ctx context.Context, tx pgx.Tx, envs ...events.Envelope)
 	if len(envs) < 64 {
 		return o.Add(ctx, tx, envs...)
 	}
-	recs := make([]Record, 0, len(envs))
-	rows := make([][]any, 0, len(envs))
-	pending := make([][]any, 0, len(envs))
-	for _, e := range envs {
+	recs, err := records(envs)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([][]any, len(envs))
+	pending := make([][]any, len(envs))
+	for i, r := range recs {
+		rows[i] = []any{r.ID, r.Subject, envs[i].Type, r.Payload}
+		pending[i] = []any{r.ID}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{o.cfg.Schema, "outbox"}, []string{"event_id", "subject", "event_type", "payload"}, pgx.CopyFromRows(rows)); err != nil {
+		return nil, fmt.Errorf("outbox: copy: %w", err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{o.cfg.Schema, "outbox_pending"}, []string{"event_id"}, pgx.CopyFromRows(pending)); err != nil {
+		return nil, fmt.Errorf("outbox: copy: %w", err)
+	}
+	return recs, nil
+}
+
+// records validates envs and encodes them as the outbox stores them.
+func records(envs []events.Envelope) ([]Record, error) {
+	recs := make([]Record, len(envs))
+	for i, e := range envs {
 		if err := e.Validate(); err != nil {
 			return nil, fmt.Errorf("outbox: event %s: %w", e.ID, err)
 		}
@@ -169,15 +182,7 @@ func (o *Outbox) AddNew(ctx context.Context, tx pgx.Tx, envs ...events.Envelope)
 		if err != nil {
 			return nil, fmt.Errorf("outbox: encode event %s: %w", e.ID, err)
 		}
-		rows = append(rows, []any{e.ID, subject, e.Type, payload})
-		pending = append(pending, []any{e.ID})
-		recs = append(recs, Record{ID: e.ID, Subject: subject, Payload: payload})
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{o.cfg.Schema, "outbox"}, []string{"event_id", "subject", "event_type", "payload"}, pgx.CopyFromRows(rows)); err != nil {
-		return nil, fmt.Errorf("outbox: copy: %w", err)
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{o.cfg.Schema, "outbox_pending"}, []string{"event_id"}, pgx.CopyFromRows(pending)); err != nil {
-		return nil, fmt.Errorf("outbox: copy: %w", err)
+		recs[i] = Record{ID: e.ID, Subject: subject, Payload: payload}
 	}
 	return recs, nil
 }

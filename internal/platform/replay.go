@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 
 	"github.com/rcm-health/rcm/pkg/events"
 )
@@ -198,6 +201,12 @@ type Published struct {
 	Duplicates int
 }
 
+// Add counts q in p.
+func (p *Published) Add(q Published) {
+	p.Stored += q.Stored
+	p.Duplicates += q.Duplicates
+}
+
 // PublishNow publishes committed records, waits for JetStream, and marks
 // them published before it returns. It is for tools such as a replay,
 // which run without the relay loop of Run: unlike RelayWait it needs
@@ -293,6 +302,45 @@ func SchemaExists(ctx context.Context, q interface {
 	return ok, nil
 }
 
+// OpenReplay prepares a replay of the stage whose tables are in schema:
+// it refuses a database the stage has never run against, and returns the
+// outbox the replay writes its events through, nil for a dry run, which
+// writes nothing. stage names the stage in the refusal ("the coder").
+func OpenReplay(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, schema, stage string, dryRun bool) (*Outbox, error) {
+	ok, err := SchemaExists(ctx, pool, schema)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s replay: this database has no %s schema: %s has never run against it", schema, schema, stage)
+	}
+	if dryRun {
+		return nil, nil
+	}
+	// No logger and no metrics: a replay says what it did in its report.
+	return NewOutbox(OutboxConfig{Schema: schema}, pool, js, zap.NewNop(), nil)
+}
+
+// WriteEach calls write(i) for every i below n, on writers goroutines (4
+// when writers is 0 or less): a replay writes each change in a
+// transaction of its own, and write returns the outbox records the
+// transaction added. Once every write has succeeded, WriteEach returns all
+// the records, in order of i, for the replay to publish.
+func WriteEach(writers, n int, write func(i int) ([]Record, error)) ([]Record, error) {
+	if writers <= 0 {
+		writers = 4
+	}
+	recs := make([][]Record, n)
+	errs := make([]error, n)
+	ParallelN(writers, n, func(i int) {
+		recs[i], errs[i] = write(i)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return slices.Concat(recs...), nil
+}
+
 // Parallel calls fn(i) for every i below n, on as many goroutines as there
 // are CPUs, and returns when all calls have: a replay decodes and
 // recomputes a batch of events with it.
@@ -336,4 +384,28 @@ func (r *Report) Printf(format string, args ...any) {
 	if r.Err == nil {
 		_, r.Err = fmt.Fprintf(r.W, format, args...)
 	}
+}
+
+// Stopped ends a replay's summary with the line every replay prints when
+// it did not run through: it stopped early on err, or it was a dry run,
+// which writes nothing. It reports whether it printed; if not, the caller
+// says what the replay changed.
+func (r *Report) Stopped(err error, dryRun bool) bool {
+	switch {
+	case err != nil:
+		r.Printf("  stopped early: %v\n", err)
+	case dryRun:
+		r.Printf("  nothing published, nothing written (dry run)\n")
+	default:
+		return false
+	}
+	return true
+}
+
+// Done returns a replay's error: err, else the first write error.
+func (r *Report) Done(err error) error {
+	if err != nil {
+		return err
+	}
+	return r.Err
 }

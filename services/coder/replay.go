@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/billing"
@@ -185,29 +184,17 @@ func (r *Replay) Run(ctx context.Context, rng platform.ReplayRange) (ReplaySumma
 	if r.Out == nil {
 		r.Out = io.Discard
 	}
-	if ok, err := platform.SchemaExists(ctx, r.Pool, Schema); err != nil {
+	outbox, err := platform.OpenReplay(ctx, r.Pool, r.JS, Schema, "the coder", r.DryRun)
+	if err != nil {
 		return ReplaySummary{}, err
-	} else if !ok {
-		return ReplaySummary{}, errors.New("coder replay: this database has no coder schema: the coder has never run against it")
 	}
-	s := &replayRun{Replay: r, seen: map[string]bool{}, deltas: map[thKey]int64{}, w: &platform.Report{W: r.Out}}
+	s := &replayRun{Replay: r, seen: map[string]bool{}, deltas: map[thKey]int64{}, outbox: outbox, w: &platform.Report{W: r.Out}}
 	s.sum.CodedWith = map[string]int{}
-	if !r.DryRun {
-		var err error
-		s.outbox, err = platform.NewOutbox(platform.OutboxConfig{Schema: Schema}, r.Pool, r.JS, zap.NewNop(), nil)
-		if err != nil {
-			return s.sum, err
-		}
-	}
-	span, err := platform.ReadStream(ctx, r.JS, events.StreamIntake, rng, platform.ReadOptions{Subjects: []string{events.SubjectVisitRecorded}}, func(msgs []platform.StreamMsg) error {
+	s.sum.Span, err = platform.ReadStream(ctx, r.JS, events.StreamIntake, rng, platform.ReadOptions{Subjects: []string{events.SubjectVisitRecorded}}, func(msgs []platform.StreamMsg) error {
 		return s.batch(ctx, msgs)
 	})
-	s.sum.Span = span
 	s.summary(err)
-	if err == nil {
-		err = s.w.Err
-	}
-	return s.sum, err
+	return s.sum, s.w.Done(err)
 }
 
 func (s *replayRun) batch(ctx context.Context, msgs []platform.StreamMsg) error {
@@ -362,24 +349,16 @@ func loadCoded(ctx context.Context, pool *pgxpool.Pool, ids []string) (map[strin
 // write records each changed visit's new coding in its own transaction,
 // several at once, then publishes the batch's events.
 func (s *replayRun) write(ctx context.Context, items []replayItem, changed []int) error {
-	writers := s.Writers
-	if writers <= 0 {
-		writers = 4
-	}
-	errs := make([]error, len(changed))
-	platform.ParallelN(writers, len(changed), func(k int) {
-		errs[k] = s.writeOne(ctx, &items[changed[k]])
+	recs, err := platform.WriteEach(s.Writers, len(changed), func(k int) ([]platform.Record, error) {
+		it := &items[changed[k]]
+		err := s.writeOne(ctx, it)
+		return it.recs, err
 	})
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return err
 	}
-	var recs []platform.Record
-	for _, i := range changed {
-		recs = append(recs, items[i].recs...)
-	}
 	p, err := s.outbox.PublishNow(ctx, recs)
-	s.sum.Published.Stored += p.Stored
-	s.sum.Published.Duplicates += p.Duplicates
+	s.sum.Published.Add(p)
 	if err != nil {
 		// Committed: the live coder's sweeper publishes what is left.
 		return fmt.Errorf("coder replay: publish (the coder's outbox sweeper will retry): %w", err)
@@ -504,20 +483,18 @@ func (s *replayRun) summary(readErr error) {
 	if sum.Changed > 0 {
 		w.Printf("  charges %s, expected %s\n", billing.SignedDollars(sum.ChargeDeltaCents), billing.SignedDollars(sum.ExpectedDeltaCents))
 	}
-	switch {
-	case readErr != nil:
-		w.Printf("  stopped early: %v\n", readErr)
-	case s.DryRun:
-		w.Printf("  nothing published, nothing written (dry run)\n")
-	case sum.Changed == 0:
-		w.Printf("  nothing published: downstream sees no change\n")
-	default:
-		w.Printf("  published %d visit.coded revisions", sum.Published.Stored)
-		if sum.Published.Duplicates > 0 {
-			w.Printf(" (%d more JetStream already had)", sum.Published.Duplicates)
-		}
-		w.Printf("; the submitter rebuilds unsent claims and holds sent ones for a corrected claim\n")
+	if w.Stopped(readErr, s.DryRun) {
+		return
 	}
+	if sum.Changed == 0 {
+		w.Printf("  nothing published: downstream sees no change\n")
+		return
+	}
+	w.Printf("  published %d visit.coded revisions", sum.Published.Stored)
+	if sum.Published.Duplicates > 0 {
+		w.Printf(" (%d more JetStream already had)", sum.Published.Duplicates)
+	}
+	w.Printf("; the submitter rebuilds unsent claims and holds sent ones for a corrected claim\n")
 }
 
 // diffCoding describes, line by line, how b differs from a, and says

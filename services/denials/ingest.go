@@ -362,7 +362,7 @@ VALUES ($1, $2, $3, $4, $5, $6)`, remitID, idx, ex.LineIndex, c.ControlNumber, e
 	}
 	env.CorrelationID, env.CausationID = m.visitID, recv.ID
 	summary := fmt.Sprintf("835 %s (trace %s): %s; paid %s, patient %s, denied %s", r.Payer.Name, r.TraceNumber,
-		outcomeWords(rec.Data.Outcome), Dollars(c.PaidCents), Dollars(c.PatientCents), Dollars(rec.DeniedCents))
+		OutcomeWords(rec.Data.Outcome), Dollars(c.PaidCents), Dollars(c.PatientCents), Dollars(rec.DeniedCents))
 	detail, err := json.Marshal(rec.Data)
 	if err != nil {
 		return 0, err
@@ -378,7 +378,8 @@ VALUES ($1, $2, $3, $4, $5, $6)`, remitID, idx, ex.LineIndex, c.ControlNumber, e
 	return matched, nil
 }
 
-func outcomeWords(o string) string {
+// OutcomeWords is a claim outcome as a biller reads it: "partly paid".
+func OutcomeWords(o string) string {
 	switch o {
 	case events.OutcomePaidInFull:
 		return "paid in full"

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/events"
@@ -58,17 +57,12 @@ func (r *Replay) Run(ctx context.Context, rng platform.ReplayRange) (ReplaySumma
 	if r.Out == nil {
 		r.Out = io.Discard
 	}
-	if ok, err := platform.SchemaExists(ctx, r.Pool, Schema); err != nil {
+	outbox, err := platform.OpenReplay(ctx, r.Pool, r.JS, Schema, "the denials service", r.DryRun)
+	if err != nil {
 		return sum, err
-	} else if !ok {
-		return sum, errors.New("denials replay: this database has no denials schema: the denials service has never run against it")
 	}
 	var inbox *platform.Inbox
-	if !r.DryRun {
-		outbox, err := platform.NewOutbox(platform.OutboxConfig{Schema: Schema}, r.Pool, r.JS, zap.NewNop(), nil)
-		if err != nil {
-			return sum, err
-		}
+	if outbox != nil {
 		inbox = platform.NewInbox(r.Pool, outbox)
 	}
 	w := &platform.Report{W: r.Out}
@@ -121,7 +115,7 @@ func (r *Replay) Run(ctx context.Context, rng platform.ReplayRange) (ReplaySumma
 		})
 		return err
 	}
-	err := read(CodedConsumer(), &sum.Coded)
+	err = read(CodedConsumer(), &sum.Coded)
 	if err == nil {
 		err = read(ClaimsConsumer(), &sum.Claims)
 	}
@@ -134,19 +128,13 @@ func (r *Replay) Run(ctx context.Context, rng platform.ReplayRange) (ReplaySumma
 		w.Printf(", %d messages not events", sum.Ignored)
 	}
 	w.Printf("\n")
-	switch {
-	case err != nil:
-		w.Printf("  stopped early: %v\n", err)
-	case r.DryRun:
-		w.Printf("  nothing published, nothing written (dry run)\n")
-	case sum.Recorded == 0:
-		w.Printf("  0 changed: the ledger was complete; nothing published\n")
-	default:
-		w.Printf("  %d recorded in the ledger; nothing published (the ledger emits no events)\n", sum.Recorded)
+	if !w.Stopped(err, r.DryRun) {
+		if sum.Recorded == 0 {
+			w.Printf("  0 changed: the ledger was complete; nothing published\n")
+		} else {
+			w.Printf("  %d recorded in the ledger; nothing published (the ledger emits no events)\n", sum.Recorded)
+		}
 	}
 	w.Printf("  rules play no part: the ledger keeps what upstream said, and 835 postings are not replayed\n")
-	if err == nil {
-		err = w.Err
-	}
-	return sum, err
+	return sum, w.Done(err)
 }

@@ -82,7 +82,7 @@ func (p *Store) workItems(ctx context.Context, w *setWrites, r *x12.Remit, m cla
 		}
 		// The replacement or the appeal was paid: the item is done.
 		item.Status = events.DenialResolved
-		note := fmt.Sprintf("submission %d was %s by the payer (%s paid): resolved", m.sub.Submission, outcomeWords(rec.Data.Outcome), Dollars(rec.Data.PaidCents))
+		note := fmt.Sprintf("submission %d was %s by the payer (%s paid): resolved", m.sub.Submission, OutcomeWords(rec.Data.Outcome), Dollars(rec.Data.PaidCents))
 		env, err := save(item, false, []string{"status"}, note)
 		return []events.Envelope{env}, 0, err
 	}

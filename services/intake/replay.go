@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/events"
@@ -68,10 +67,9 @@ func (r *Replay) Run(ctx context.Context, rng platform.ReplayRange) (ReplaySumma
 	if r.Out == nil {
 		r.Out = io.Discard
 	}
-	if ok, err := platform.SchemaExists(ctx, r.Pool, Schema); err != nil {
+	outbox, err := platform.OpenReplay(ctx, r.Pool, r.JS, Schema, "intake", r.DryRun)
+	if err != nil {
 		return sum, err
-	} else if !ok {
-		return sum, errors.New("intake replay: this database has no intake schema: intake has never run against it")
 	}
 	w := &platform.Report{W: r.Out}
 
@@ -117,12 +115,6 @@ WHERE ($1::timestamptz IS NULL OR received_at >= $1) AND ($2::timestamptz IS NUL
 	}
 	sum.Missing = len(missing)
 
-	var outbox *platform.Outbox
-	if !r.DryRun && len(missing) > 0 {
-		if outbox, err = platform.NewOutbox(platform.OutboxConfig{Schema: Schema}, r.Pool, r.JS, zap.NewNop(), nil); err != nil {
-			return sum, err
-		}
-	}
 	for len(missing) > 0 && err == nil {
 		n := min(len(missing), 500)
 		chunk := missing[:n]
@@ -160,8 +152,7 @@ WHERE ($1::timestamptz IS NULL OR received_at >= $1) AND ($2::timestamptz IS NUL
 		}
 		var p platform.Published
 		p, err = outbox.PublishNow(ctx, recs)
-		sum.Published.Stored += p.Stored
-		sum.Published.Duplicates += p.Duplicates
+		sum.Published.Add(p)
 		if err != nil {
 			err = fmt.Errorf("intake replay: publish (intake's outbox sweeper will retry): %w", err)
 		}
@@ -178,25 +169,19 @@ WHERE ($1::timestamptz IS NULL OR received_at >= $1) AND ($2::timestamptz IS NUL
 		w.Printf(" (dry run)")
 	}
 	w.Printf(":\n  %d revisions recorded, %d in %s, %d missing from it\n", sum.Revisions, sum.InStream, events.StreamIntake, sum.Missing)
-	switch {
-	case err != nil:
-		w.Printf("  stopped early: %v\n", err)
-	case r.DryRun:
-		w.Printf("  nothing published, nothing written (dry run)\n")
-	case sum.Missing == 0:
-		w.Printf("  0 changed: the stream is complete; nothing published\n")
-	default:
-		w.Printf("  republished %d visit.recorded", sum.Published.Stored)
-		if sum.Published.Duplicates > 0 {
-			w.Printf("; %d dropped by JetStream as repeats of ids it saw within its de-duplication window: they left the stream less than that ago; run again once the window has passed", sum.Published.Duplicates)
+	if !w.Stopped(err, r.DryRun) {
+		if sum.Missing == 0 {
+			w.Printf("  0 changed: the stream is complete; nothing published\n")
+		} else {
+			w.Printf("  republished %d visit.recorded", sum.Published.Stored)
+			if sum.Published.Duplicates > 0 {
+				w.Printf("; %d dropped by JetStream as repeats of ids it saw within its de-duplication window: they left the stream less than that ago; run again once the window has passed", sum.Published.Duplicates)
+			}
+			w.Printf("\n  the coder codes those it never had; its inbox skips the others\n")
 		}
-		w.Printf("\n  the coder codes those it never had; its inbox skips the others\n")
 	}
 	w.Printf("  rules play no part: intake decides nothing by them\n")
-	if err == nil {
-		err = w.Err
-	}
-	return sum, err
+	return sum, w.Done(err)
 }
 
 // envelopes returns the visit.recorded of each revision: the outbox's copy

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/billing"
@@ -127,28 +126,17 @@ func (r *Replay) Run(ctx context.Context, rng platform.ReplayRange) (ReplaySumma
 	if r.Out == nil {
 		r.Out = io.Discard
 	}
-	if ok, err := platform.SchemaExists(ctx, r.Pool, Schema); err != nil {
+	outbox, err := platform.OpenReplay(ctx, r.Pool, r.JS, Schema, "the submitter", r.DryRun)
+	if err != nil {
 		return ReplaySummary{}, err
-	} else if !ok {
-		return ReplaySummary{}, errors.New("submitter replay: this database has no submitter schema: the submitter has never run against it")
 	}
-	s := &claimReplay{Replay: r, h: &Handler{Rules: r.Rules}, seen: map[string]bool{}, w: &platform.Report{W: r.Out}}
+	s := &claimReplay{Replay: r, h: &Handler{Rules: r.Rules}, seen: map[string]bool{}, outbox: outbox, w: &platform.Report{W: r.Out}}
 	s.sum.RunID = strconv.FormatInt(time.Now().UnixNano(), 36)
-	if !r.DryRun {
-		var err error
-		if s.outbox, err = platform.NewOutbox(platform.OutboxConfig{Schema: Schema}, r.Pool, r.JS, zap.NewNop(), nil); err != nil {
-			return s.sum, err
-		}
-	}
-	span, err := platform.ReadStream(ctx, r.JS, events.StreamCoder, rng, platform.ReadOptions{Subjects: []string{events.SubjectVisitCoded}}, func(msgs []platform.StreamMsg) error {
+	s.sum.Span, err = platform.ReadStream(ctx, r.JS, events.StreamCoder, rng, platform.ReadOptions{Subjects: []string{events.SubjectVisitCoded}}, func(msgs []platform.StreamMsg) error {
 		return s.batch(ctx, msgs)
 	})
-	s.sum.Span = span
 	s.summary(err)
-	if err == nil {
-		err = s.w.Err
-	}
-	return s.sum, err
+	return s.sum, s.w.Done(err)
 }
 
 func (s *claimReplay) batch(ctx context.Context, msgs []platform.StreamMsg) error {
@@ -442,28 +430,18 @@ FROM submitter.submitted_lines l JOIN unnest($1::text[], $2::text[]) AS m(payer_
 }
 
 func (s *claimReplay) write(ctx context.Context, items []claimItem, changed []int) error {
-	writers := s.Writers
-	if writers <= 0 {
-		writers = 4
-	}
-	errs := make([]error, len(changed))
-	platform.ParallelN(writers, len(changed), func(k int) {
+	recs, err := platform.WriteEach(s.Writers, len(changed), func(k int) ([]platform.Record, error) {
 		it := &items[changed[k]]
-		errs[k] = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return s.writeTx(ctx, tx, it) })
-		if errs[k] != nil {
-			errs[k] = fmt.Errorf("submitter replay: claim %s: %w", it.claimID, errs[k])
+		if err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return s.writeTx(ctx, tx, it) }); err != nil {
+			return nil, fmt.Errorf("submitter replay: claim %s: %w", it.claimID, err)
 		}
+		return it.recs, nil
 	})
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return err
 	}
-	var recs []platform.Record
-	for _, i := range changed {
-		recs = append(recs, items[i].recs...)
-	}
 	p, err := s.outbox.PublishNow(ctx, recs)
-	s.sum.Published.Stored += p.Stored
-	s.sum.Published.Duplicates += p.Duplicates
+	s.sum.Published.Add(p)
 	if err != nil {
 		return fmt.Errorf("submitter replay: publish (the submitter's outbox sweeper will retry): %w", err)
 	}
@@ -535,18 +513,16 @@ func (s *claimReplay) summary(readErr error) {
 		w.Printf("  skipped: %d replacements or voids a biller requested, %d older codings or copies, %d not yet handled by the live submitter (it will), %d not visit.coded events\n",
 			sum.Replacements, sum.Superseded, sum.NotHandled, sum.Unreadable)
 	}
-	switch {
-	case readErr != nil:
-		w.Printf("  stopped early: %v\n", readErr)
-	case s.DryRun:
-		w.Printf("  nothing published, nothing written (dry run)\n")
-	case sum.Changed == 0:
-		w.Printf("  nothing published: downstream sees no change\n")
-	default:
-		w.Printf("  published %d claim.scrubbed", sum.Published.Stored)
-		if sum.Published.Duplicates > 0 {
-			w.Printf(" (%d more JetStream already had)", sum.Published.Duplicates)
-		}
-		w.Printf(" (replay run %s)\n", sum.RunID)
+	if w.Stopped(readErr, s.DryRun) {
+		return
 	}
+	if sum.Changed == 0 {
+		w.Printf("  nothing published: downstream sees no change\n")
+		return
+	}
+	w.Printf("  published %d claim.scrubbed", sum.Published.Stored)
+	if sum.Published.Duplicates > 0 {
+		w.Printf(" (%d more JetStream already had)", sum.Published.Duplicates)
+	}
+	w.Printf(" (replay run %s)\n", sum.RunID)
 }

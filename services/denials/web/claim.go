@@ -51,7 +51,7 @@ func (c claimHeader) Patient() string {
 func (c claimHeader) Status() string {
 	switch {
 	case c.Outcome != "":
-		return outcomeWords(c.Outcome)
+		return denials.OutcomeWords(c.Outcome)
 	case c.AckStatus != "":
 		return "acknowledged: " + c.AckStatus
 	case c.SubmittedAt != nil:
@@ -60,22 +60,6 @@ func (c claimHeader) Status() string {
 		return "scrubbed: " + c.ScrubStatus
 	}
 	return "new"
-}
-
-func outcomeWords(o string) string {
-	switch o {
-	case events.OutcomePaidInFull:
-		return "paid in full"
-	case events.OutcomePartlyPaid:
-		return "partly paid"
-	case events.OutcomeDenied:
-		return "denied"
-	case events.OutcomeReversed:
-		return "reversed"
-	case events.OutcomeForwarded:
-		return "forwarded to another payer"
-	}
-	return o
 }
 
 // errNoClaim is a claim id the ledger does not hold.

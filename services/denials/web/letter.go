@@ -147,7 +147,7 @@ FROM denials.reconciliations c JOIN denials.remits r ON r.remit_id = c.remit_id 
 			return nil, fmt.Errorf("claim facts: %w", err)
 		}
 		f.Text = fmt.Sprintf("Adjudicated (remittance trace %s, claim control number %s): %s, paid %s, denied %s",
-			trace, control, outcomeWords(outcome), denials.Dollars(paid), denials.Dollars(denied))
+			trace, control, denials.OutcomeWords(outcome), denials.Dollars(paid), denials.Dollars(denied))
 		out = append(out, f)
 	}
 	if err := rows.Err(); err != nil {
