@@ -56,6 +56,15 @@ func TestReplayRestoresTheStream(t *testing.T) {
 		return n
 	}
 
+	// The relay marks what it published asynchronously: wait for it, so
+	// that what is pending below is the replay's doing alone.
+	for deadline := time.Now().Add(15 * time.Second); pending() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d outbox rows still pending after the relay", pending())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	// (a) Complete: nothing to do.
 	for _, dry := range []bool{true, false} {
 		sum, text := replay(dry)
