@@ -1,26 +1,24 @@
 package main
 
 import (
-	"io"
-	"net/http"
-	"net/http/cookiejar"
-	"net/url"
-	"regexp"
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rcm-health/rcm/internal/browsertest"
 	"github.com/rcm-health/rcm/internal/platform/ptest"
 	"github.com/rcm-health/rcm/pkg/events"
 )
 
 // TestCorrectedClaimEndToEnd runs the whole pipeline in rcm dev, lets the
 // payer simulator deny some claims, and works one denial through the web
-// UI as a biller would (log in, open the queue, open the claim, request a
-// corrected claim): the submitter sends a frequency-7 replacement quoting
+// UI in headless Chromium as a biller would (log in, open the queue, open
+// the claim, request a corrected claim): the submitter sends a frequency-7 replacement quoting
 // the payer's claim number, the simulator adjudicates it, and its outcome
 // comes back into the same work item.
 func TestCorrectedClaimEndToEnd(t *testing.T) {
@@ -34,60 +32,47 @@ func TestCorrectedClaimEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A biller works the denial in a real browser.
+	bctx := browsertest.Start(t)
+	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+	defer cancel()
+	type css = chromedp.CSS
 	site := "http://" + webAddr
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	csrfRE := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	get := func(path string) string {
-		t.Helper()
-		resp, err := client.Get(site + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d", path, resp.StatusCode)
-		}
-		return string(b)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(site+"/"),
+		chromedp.WaitVisible(css(`#login`)),
+		chromedp.SendKeys(css(`#username`), devUser),
+		chromedp.SendKeys(css(`#password`), devPassword),
+		chromedp.Submit(css(`#login`)),
+		chromedp.WaitVisible(css(`#queue tbody tr a`)),
+		chromedp.Click(css(`#queue tbody tr a`)),
+		chromedp.WaitVisible(css(`#timeline`)),
+	)
+	if err != nil {
+		t.Fatal(err)
 	}
-	post := func(path, page string, form url.Values) string {
-		t.Helper()
-		m := csrfRE.FindStringSubmatch(page)
-		if m == nil {
-			t.Fatalf("no CSRF token on the page before POST %s", path)
-		}
-		form.Set("csrf", m[1])
-		req, _ := http.NewRequest(http.MethodPost, site+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", site)
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
-		}
-		return string(b)
+	claimURL, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
 	}
-
-	queue := post("/login", get("/login"), url.Values{"username": {devUser}, "password": {devPassword}, "next": {"/"}})
-	claimLink := regexp.MustCompile(`href="/claims/([^"/?]+)"`).FindStringSubmatch(queue)
-	if claimLink == nil {
-		t.Fatal("the queue lists no denied claim")
+	claimID := claimURL[strings.LastIndex(claimURL, "/")+1:]
+	formID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('form[id^="correct-"]').id`))
+	if err != nil {
+		t.Fatalf("the claim page has no corrected-claim form: %v", err)
 	}
-	claimID := claimLink[1]
-	page := get("/claims/" + claimID)
-	action := regexp.MustCompile(`action="(/items/[^"/]+/request_correction)"`).FindStringSubmatch(page)
-	if action == nil {
-		t.Fatal("the claim page has no corrected-claim form")
+	itemID := strings.TrimPrefix(formID, "correct-")
+	err = chromedp.Do(ctx,
+		chromedp.Click(css(`#correct-box-`+itemID+` summary`)),
+		chromedp.WaitVisible(css(`#`+formID+` textarea[name="note"]`)),
+		chromedp.SendKeys(css(`#`+formID+` textarea[name="note"]`), "documentation supports medical necessity; resubmitting"),
+		chromedp.Click(css(`#correct-submit-`+itemID)),
+		chromedp.WaitVisible(css(`#flash`)),
+	)
+	if err != nil {
+		t.Fatal(err)
 	}
-	itemID := strings.Split(action[1], "/")[2]
-	after := post(action[1], page, url.Values{"note": {"documentation supports medical necessity; resubmitting"}, "frequency": {"7"}})
-	if !strings.Contains(after, "corrected") {
-		t.Error("the claim page does not show the item as corrected")
+	if status, err := chromedp.Run(ctx, chromedp.Text(css(`#item-status-`+itemID))); err != nil || status != "corrected" {
+		t.Errorf("the claim page shows the item as %q (%v), want corrected", status, err)
 	}
 
 	nc, err := nats.Connect(d.natsURL)
@@ -131,7 +116,14 @@ func TestCorrectedClaimEndToEnd(t *testing.T) {
 	if outcome.Status != events.DenialResolved && outcome.Status != events.DenialOpen {
 		t.Errorf("work item after the replacement: %s", outcome.Status)
 	}
-	timeline := get("/claims/" + claimID)
+	// The biller sees the replacement and its outcome on the claim's page.
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(css(`#timeline`))); err != nil {
+		t.Fatal(err)
+	}
+	timeline, err := chromedp.Run(ctx, chromedp.Text(css(`#timeline`)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{"replacement", replacement.ControlNumber} {
 		if !strings.Contains(timeline, want) {
 			t.Errorf("the timeline lacks %q", want)

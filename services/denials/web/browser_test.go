@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,57 +11,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/rcm-health/rcm/internal/browsertest"
 	"github.com/rcm-health/rcm/internal/platform/ptest"
 	"github.com/rcm-health/rcm/pkg/events"
 )
-
-// chromium finds the browser. Without one the test fails rather than
-// skips, so that CI cannot pass by not running it; RCM_SKIP_BROWSER=1
-// skips it on a machine that cannot have a browser.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if os.Getenv("RCM_SKIP_BROWSER") == "1" {
-		t.Skip("RCM_SKIP_BROWSER=1")
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	t.Fatal("no chromium: install it (apt-get install chromium, as .ci/run does) or set RCM_SKIP_BROWSER=1")
-	return ""
-}
-
-// browser starts a headless Chromium of its own for the test. The
-// returned context has started it; derive timeouts from it.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox, // tests run as root in CI
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	// The first Do starts the browser and ties it to ctx, which must have
-	// no timeout of its own.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
 
 // shot saves a screenshot when RCM_WEB_SCREENSHOTS names a directory, for
 // a person to look at the pages.
@@ -85,7 +37,7 @@ func shot(name string) chromedp.Action[chromedp.Void] {
 // timeline and request a corrected claim with a changed modifier.
 func TestBrowserCorrectedClaim(t *testing.T) {
 	t.Parallel()
-	bctx := browser(t)
+	bctx := browsertest.Start(t)
 	f := newFixture(t)
 	item := f.itemOf("c1")
 	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
