@@ -538,3 +538,34 @@ func TestImportWhenKnownWaits(t *testing.T) {
 		t.Fatalf("once known: %+v %v", res, err)
 	}
 }
+
+// TestResolveException: an unmatched claim is resolved once, with a note,
+// and the audit log says who.
+func TestResolveException(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := context.Background()
+	c := events.ClaimSubmitted{ControlNumber: "LLL-1", Lines: []events.ClaimLine{{Line: 1, Code: "97110", Units: 1, ChargeCents: 6000, LineItemControlNumber: "LLL-1-1"}}}
+	if _, err := s.Import(ctx, era(t, 1, "T-EXC", nil, claim835(c, "1", pay(c, 1))), "exc.835", denials.SourceImport); err != nil {
+		t.Fatal(err)
+	}
+	var remitID string
+	if err := s.Pool.QueryRow(ctx, `SELECT remit_id FROM denials.exceptions`).Scan(&remitID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ResolveException(ctx, remitID, 0, 0, "ann", " "); !errors.Is(err, denials.ErrNeedsReason) {
+		t.Errorf("without a note: %v", err)
+	}
+	if err := s.ResolveException(ctx, remitID, 0, 0, "ann", "posted by hand to the old system's claim 4711"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ResolveException(ctx, remitID, 0, 0, "bob", "again"); !errors.Is(err, denials.ErrExceptionResolved) {
+		t.Errorf("resolved twice: %v", err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM denials.exceptions WHERE resolved_by = 'ann' AND resolution LIKE 'posted by hand%'`); n != 1 {
+		t.Errorf("%d resolved exceptions, want 1", n)
+	}
+	if n := count(t, s, `SELECT count(*) FROM denials.audit WHERE action = 'resolve_exception' AND user_id = 'ann'`); n != 1 {
+		t.Errorf("%d audit rows, want 1", n)
+	}
+}

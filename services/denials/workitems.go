@@ -415,3 +415,27 @@ func Audit(ctx context.Context, q execer, userID, action, claimID, detail, remot
 	}
 	return nil
 }
+
+// ErrExceptionResolved: the exception is unknown or was resolved already.
+var ErrExceptionResolved = errors.New("no such open exception")
+
+// ResolveException records that a biller dealt with an unmatched part of a
+// remittance (posted it by hand, or found the payer's error), with what
+// they did; the audit log keeps who.
+func (p *Store) ResolveException(ctx context.Context, remitID string, clpIndex, lineIndex int, userID, note string) error {
+	note = strings.TrimSpace(note)
+	if note == "" {
+		return ErrNeedsReason
+	}
+	return pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE denials.exceptions SET resolved_by = $4, resolved_at = $5, resolution = $6
+WHERE remit_id = $1 AND clp_index = $2 AND line_index = $3 AND resolved_at IS NULL`, remitID, clpIndex, lineIndex, userID, p.now(), note)
+		if err != nil {
+			return fmt.Errorf("resolve exception: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrExceptionResolved
+		}
+		return Audit(ctx, tx, userID, "resolve_exception", "", fmt.Sprintf("%s/%d/%d", remitID, clpIndex, lineIndex), "")
+	})
+}

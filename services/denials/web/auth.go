@@ -58,6 +58,7 @@ var actionRoles = map[string][]string{
 // Who may open a page.
 var (
 	anyone      = []string{RoleBiller, RoleSupervisor, RoleOps}
+	workers     = []string{RoleBiller, RoleSupervisor}
 	supervisors = []string{RoleSupervisor}
 )
 

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rcm-health/rcm/pkg/events"
+	"github.com/rcm-health/rcm/services/denials"
 )
 
 // remit is one posted 835 transaction set.
@@ -213,4 +216,38 @@ func (s *server) exceptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "exceptions", view{Title: "Exceptions", Nav: "exceptions", User: userOf(r), Data: list})
+}
+
+// resolveException marks one exception dealt with (POST
+// /exceptions/resolve: exception "remit|clp|line" and a note) and goes
+// back to the list with a flash.
+func (s *server) resolveException(w http.ResponseWriter, r *http.Request) {
+	u := userOf(r)
+	parts := strings.Split(r.PostFormValue("exception"), "|")
+	var clp, line int
+	var err error
+	if len(parts) == 3 {
+		clp, err = strconv.Atoi(parts[1])
+		if err == nil {
+			line, err = strconv.Atoi(parts[2])
+		}
+	}
+	if len(parts) != 3 || err != nil {
+		s.setFlash(w, true, "Choose an open exception.")
+		http.Redirect(w, r, "/exceptions", http.StatusSeeOther)
+		return
+	}
+	err = s.store.ResolveException(r.Context(), parts[0], clp, line, u.ID, r.PostFormValue("note"))
+	switch {
+	case errors.Is(err, denials.ErrNeedsReason):
+		s.setFlash(w, true, "Write what you did about it: resolving needs a note.")
+	case errors.Is(err, denials.ErrExceptionResolved):
+		s.setFlash(w, true, "That exception was resolved already.")
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	default:
+		s.setFlash(w, false, "Exception resolved.")
+	}
+	http.Redirect(w, r, "/exceptions", http.StatusSeeOther)
 }

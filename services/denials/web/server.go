@@ -112,6 +112,7 @@ func New(cfg Config) (http.Handler, error) {
 	mux.Handle("GET /remittances", s.page(anyone, s.remittances))
 	mux.Handle("GET /remittances/{remitID}", s.page(anyone, s.remittance))
 	mux.Handle("GET /exceptions", s.page(anyone, s.exceptions))
+	mux.Handle("POST /exceptions/resolve", s.page(workers, s.resolveException))
 	mux.Handle("GET /kpis", s.page(anyone, s.kpis))
 	mux.Handle("GET /ops", s.page(anyone, s.ops(cfg.JS)))
 	mux.Handle("GET /audit", s.page(supervisors, s.audit))

@@ -691,3 +691,44 @@ func TestPriorityMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveExceptionPage: a biller marks an unmatched claim resolved with
+// a note; ops may not; the list then shows who resolved it.
+func TestResolveExceptionPage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ops := f.loggedIn(opsUser)
+	_, body := ops.get("/exceptions")
+	if strings.Contains(body, `id="resolve-exception"`) {
+		t.Error("ops sees the resolve form")
+	}
+	var remitID string
+	var clp, line int
+	if err := f.store.Pool.QueryRow(context.Background(), `SELECT remit_id, clp_index, line_index FROM denials.exceptions WHERE control_number = 'ZZUNKNOWN'`).
+		Scan(&remitID, &clp, &line); err != nil {
+		t.Fatal(err)
+	}
+	value := fmt.Sprintf("%s|%d|%d", remitID, clp, line)
+	if resp, _ := ops.post("/exceptions/resolve", url.Values{"exception": {value}, "note": {"x"}}, true); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("ops resolving: %d, want 403", resp.StatusCode)
+	}
+	c := f.loggedIn(biller)
+	_, body = c.get("/exceptions")
+	if !strings.Contains(body, `id="resolve-exception"`) || !strings.Contains(body, value) {
+		t.Fatal("the biller has no resolve form for the open exception")
+	}
+	if resp, _ := c.post("/exceptions/resolve", url.Values{"exception": {value}, "note": {"a"}}, false); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("without the CSRF token: %d, want 403", resp.StatusCode)
+	}
+	resp, _ := c.post("/exceptions/resolve", url.Values{"exception": {value}, "note": {"posted by hand: check 4711 was for another practice"}}, true)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resolve: %d", resp.StatusCode)
+	}
+	_, body = c.get("/exceptions")
+	if !strings.Contains(body, "resolved by "+biller) || !strings.Contains(body, "Exception resolved") {
+		t.Error("the list does not show the exception resolved")
+	}
+	if n := f.auditCount(biller, "resolve_exception", ""); n != 1 {
+		t.Errorf("%d audit rows, want 1", n)
+	}
+}
