@@ -451,3 +451,39 @@ func TestMigrateRejectsBadFiles(t *testing.T) {
 		t.Error("invalid schema name accepted")
 	}
 }
+
+// TestOnlyOne: while one caller holds the named lock another does not run,
+// and once it is released the other does.
+func TestOnlyOne(t *testing.T) {
+	t.Parallel()
+	d := ptest.Deps(t)
+	ctx := context.Background()
+	inside := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := platform.OnlyOne(ctx, d.Pool, "mailbox", func(context.Context) error {
+			close(inside)
+			<-release
+			return nil
+		})
+		done <- err
+	}()
+	<-inside
+	ran, err := platform.OnlyOne(ctx, d.Pool, "mailbox", func(context.Context) error { return nil })
+	if err != nil || ran {
+		t.Fatalf("second holder ran=%v err=%v while the first held the lock", ran, err)
+	}
+	if ran, err := platform.OnlyOne(ctx, d.Pool, "other", func(context.Context) error { return nil }); err != nil || !ran {
+		t.Fatalf("another name: ran=%v err=%v", ran, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	ran, err = platform.OnlyOne(ctx, d.Pool, "mailbox", func(context.Context) error { return boom })
+	if !ran || !errors.Is(err, boom) {
+		t.Fatalf("after release: ran=%v err=%v", ran, err)
+	}
+}

@@ -163,26 +163,11 @@ func (s *Store) PollMailbox(ctx context.Context, mb clearinghouse.Transport, eve
 	remits := clearinghouse.WithSuffixes(mb, ".835")
 	waiting := map[string]time.Time{} // file name → first refused
 	for {
-		n, err := clearinghouse.Poll(ctx, remits, seenFiles{s}, func(ctx context.Context, f clearinghouse.File, data []byte) error {
-			importFn := s.ImportWhenKnown
-			if first, ok := waiting[f.Name]; ok && time.Since(first) > UnknownClaimsWait {
-				importFn = s.Import
-			}
-			res, err := importFn(ctx, data, f.Name, SourceMailbox)
-			switch {
-			case errors.Is(err, ErrUnknownClaims):
-				if _, ok := waiting[f.Name]; !ok {
-					waiting[f.Name] = time.Now()
-					log.Info("remittance waits for its claims", zap.String("file", f.Name), zap.Error(err))
-				}
-				return errWaiting
-			case errors.Is(err, ErrMalformed):
-				return clearinghouse.Rejectf("%v", err)
-			case err == nil:
-				delete(waiting, f.Name)
-				log.Info("remittance posted", zap.String("file", f.Name), zap.String("file_id", res.FileID), zap.Int("sets", res.Posted),
-					zap.Int("claims", res.Claims), zap.Int("unmatched", res.Unmatched), zap.Int("denials", res.Denials))
-			}
+		var n int
+		// Replicas take turns: one reads the mailbox at a time.
+		_, err := platform.OnlyOne(ctx, s.Pool, "denials.remits", func(ctx context.Context) error {
+			var err error
+			n, err = clearinghouse.Poll(ctx, remits, seenFiles{s}, s.mailboxFile(waiting, log))
 			return err
 		})
 		if err != nil && ctx.Err() == nil && !onlyWaiting(err) {
@@ -196,6 +181,32 @@ func (s *Store) PollMailbox(ctx context.Context, mb clearinghouse.Transport, eve
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// mailboxFile posts one mailbox 835, or leaves it waiting for its claims.
+func (s *Store) mailboxFile(waiting map[string]time.Time, log *zap.Logger) func(context.Context, clearinghouse.File, []byte) error {
+	return func(ctx context.Context, f clearinghouse.File, data []byte) error {
+		importFn := s.ImportWhenKnown
+		if first, ok := waiting[f.Name]; ok && time.Since(first) > UnknownClaimsWait {
+			importFn = s.Import
+		}
+		res, err := importFn(ctx, data, f.Name, SourceMailbox)
+		switch {
+		case errors.Is(err, ErrUnknownClaims):
+			if _, ok := waiting[f.Name]; !ok {
+				waiting[f.Name] = time.Now()
+				log.Info("remittance waits for its claims", zap.String("file", f.Name), zap.Error(err))
+			}
+			return errWaiting
+		case errors.Is(err, ErrMalformed):
+			return clearinghouse.Rejectf("%v", err)
+		case err == nil:
+			delete(waiting, f.Name)
+			log.Info("remittance posted", zap.String("file", f.Name), zap.String("file_id", res.FileID), zap.Int("sets", res.Posted),
+				zap.Int("claims", res.Claims), zap.Int("unmatched", res.Unmatched), zap.Int("denials", res.Denials))
+		}
+		return err
 	}
 }
 

@@ -47,8 +47,15 @@ type Acks struct {
 }
 
 // Step handles the acknowledgement files waiting in the mailbox.
+// Replicas take turns: one reads the mailbox at a time.
 func (a *Acks) Step(ctx context.Context) (int, error) {
-	return clearinghouse.Poll(ctx, clearinghouse.WithSuffixes(a.Mailbox, ".999", ".277"), seenFiles{a.Pool}, a.handle)
+	var n int
+	_, err := platform.OnlyOne(ctx, a.Pool, "submitter.acks", func(ctx context.Context) error {
+		var err error
+		n, err = clearinghouse.Poll(ctx, clearinghouse.WithSuffixes(a.Mailbox, ".999", ".277"), seenFiles{a.Pool}, a.handle)
+		return err
+	})
+	return n, err
 }
 
 type ackedClaim struct {
