@@ -41,14 +41,11 @@ func newCoderCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, closeDeps, err := openDeps(cmd.Context(), cfg, "rcm-coder")
+			d, closeDeps, err := openServiceDeps(cmd.Context(), cfg, "rcm-coder", coder.Schema)
 			if err != nil {
 				return err
 			}
 			defer closeDeps()
-			if err := platform.RegisterPipelineCollector(d.Registry, d.JS, d.Pool, coder.Schema); err != nil {
-				return err
-			}
 			d.Log.Info("rules loaded", zap.String("rules_version", rules.Version))
 			return coder.Run(cmd.Context(), coder.Config{Rules: rules, Method: method, OpsAddr: opsAddr}, d)
 		},

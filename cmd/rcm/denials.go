@@ -45,14 +45,11 @@ the queue in the web UI; create the first account with rcm users add.`,
 			if mailbox != nil {
 				defer mailbox.Close()
 			}
-			d, closeDeps, err := openDeps(cmd.Context(), cfg, "rcm-denials")
+			d, closeDeps, err := openServiceDeps(cmd.Context(), cfg, "rcm-denials", denials.Schema)
 			if err != nil {
 				return err
 			}
 			defer closeDeps()
-			if err := platform.RegisterPipelineCollector(d.Registry, d.JS, d.Pool, denials.Schema); err != nil {
-				return err
-			}
 			if err := denials.RegisterMetrics(d.Registry, d.Pool); err != nil {
 				return err
 			}

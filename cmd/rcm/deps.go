@@ -21,6 +21,20 @@ func openDeps(ctx context.Context, cfg platform.Config, name string) (platform.D
 	return openDepsWithLogger(ctx, cfg, name, log)
 }
 
+// openServiceDeps is openDeps for a service process: its metrics also
+// report its consumers' lag, its outbox and the dead letters.
+func openServiceDeps(ctx context.Context, cfg platform.Config, name, schema string) (platform.Deps, func(), error) {
+	d, closeDeps, err := openDeps(ctx, cfg, name)
+	if err != nil {
+		return d, nil, err
+	}
+	if err := platform.RegisterPipelineCollector(d.Registry, d.JS, d.Pool, schema); err != nil {
+		closeDeps()
+		return d, nil, err
+	}
+	return d, closeDeps, nil
+}
+
 func openDepsWithLogger(ctx context.Context, cfg platform.Config, name string, log *zap.Logger) (platform.Deps, func(), error) {
 	nc, err := platform.ConnectNATS(cfg.NATSURL, name, log)
 	if err != nil {

@@ -28,14 +28,11 @@ func newIntakeCmd() *cobra.Command {
 			if len(sec) == 0 {
 				return fmt.Errorf("no webhook secrets: set --webhook-secrets source=whsec_... (or RCM_WEBHOOK_SECRETS)")
 			}
-			d, closeDeps, err := openDeps(cmd.Context(), cfg, "rcm-intake")
+			d, closeDeps, err := openServiceDeps(cmd.Context(), cfg, "rcm-intake", intake.Schema)
 			if err != nil {
 				return err
 			}
 			defer closeDeps()
-			if err := platform.RegisterPipelineCollector(d.Registry, d.JS, d.Pool, intake.Schema); err != nil {
-				return err
-			}
 			d.Log.Info("webhook sources configured", zap.Int("count", len(sec)))
 			return intake.Run(cmd.Context(), intake.Config{Addr: addr, Secrets: sec}, d)
 		},

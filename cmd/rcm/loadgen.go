@@ -225,7 +225,9 @@ func runLoad(ctx context.Context, o loadOptions) error {
 
 // followed are the stages loadgen follows after intake, by the event each
 // emits once per visit (claim.submitted only for claims that passed).
-var followed = []struct{ name, stream, subject string }{
+type followedStage struct{ name, stream, subject string }
+
+var followed = []followedStage{
 	{"coder", events.StreamCoder, events.SubjectVisitCoded},
 	{"scrubber", events.StreamSubmitter, events.SubjectClaimScrubbed},
 	{"sent", events.StreamSubmitter, events.SubjectClaimSubmitted},
@@ -258,7 +260,7 @@ type latency struct {
 // stages' latency from webhook to event.
 func (f *stageFollower) latencies(stages []stageRate, posted map[string]time.Time, since time.Time) {
 	for k := range stages {
-		i := slices.IndexFunc(followed, func(st struct{ name, stream, subject string }) bool { return st.name == stages[k].Name })
+		i := slices.IndexFunc(followed, func(st followedStage) bool { return st.name == stages[k].Name })
 		if i < 0 {
 			continue
 		}

@@ -43,14 +43,11 @@ directory, or SFTP), whose 999 and 277CA answers it reads back.`,
 			if mailbox != nil {
 				defer mailbox.Close()
 			}
-			d, closeDeps, err := openDeps(cmd.Context(), cfg, "rcm-submitter")
+			d, closeDeps, err := openServiceDeps(cmd.Context(), cfg, "rcm-submitter", submitter.Schema)
 			if err != nil {
 				return err
 			}
 			defer closeDeps()
-			if err := platform.RegisterPipelineCollector(d.Registry, d.JS, d.Pool, submitter.Schema); err != nil {
-				return err
-			}
 			d.Log.Info("rules loaded", zap.String("rules_version", rules.Version))
 			if mailbox == nil {
 				d.Log.Warn("no mailbox configured: claims are scrubbed but not sent (set --mailbox-dir or --sftp-addr)")

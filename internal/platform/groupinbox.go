@@ -51,7 +51,6 @@ type handleReq struct {
 }
 
 type groupCommit struct {
-	cfg   BatchConfig
 	seed  maphash.Seed
 	queue []chan *handleReq
 }
@@ -62,7 +61,7 @@ type groupCommit struct {
 // start.
 func (i *Inbox) RunBatches(ctx context.Context, cfg BatchConfig) {
 	cfg.setDefaults()
-	g := &groupCommit{cfg: cfg, seed: maphash.MakeSeed()}
+	g := &groupCommit{seed: maphash.MakeSeed()}
 	for range cfg.Committers {
 		g.queue = append(g.queue, make(chan *handleReq, cfg.MaxBatch))
 	}

@@ -40,6 +40,9 @@ type SubscriberConfig struct {
 	// MaxInProgress stops the heartbeat of a handler that seems stuck
 	// (default 10m); the server then redelivers its message.
 	MaxInProgress time.Duration
+	// ConsumerCheck is how often the consumer is looked for, so that one
+	// deleted under the subscriber stops it (default 5s).
+	ConsumerCheck time.Duration
 	// ShutdownGrace is how long Close waits for running handlers to finish
 	// before it gives their messages back with a Nak (default 5s).
 	ShutdownGrace time.Duration
@@ -60,6 +63,9 @@ func (c *SubscriberConfig) setDefaults() {
 	}
 	if c.MaxInProgress <= 0 {
 		c.MaxInProgress = 10 * time.Minute
+	}
+	if c.ConsumerCheck <= 0 {
+		c.ConsumerCheck = 5 * time.Second
 	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 5 * time.Second
@@ -126,14 +132,29 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	work := make(chan jetstream.Msg)
 
 	s.wg.Add(1)
-	go func() { // stop the iterator when asked to
+	go func() { // stop the iterator when asked to, or when the consumer is gone
 		defer s.wg.Done()
-		select {
-		case <-ctx.Done():
-		case <-s.closing:
-			cancel()
+		defer iter.Stop()
+		// Missed heartbeats are not errors (a NATS restart looks like
+		// that), so a consumer deleted under the iterator would leave it
+		// waiting for good: look for the consumer now and then instead.
+		check := time.NewTicker(s.cfg.ConsumerCheck)
+		defer check.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.closing:
+				cancel()
+				return
+			case <-check.C:
+				_, err := s.js.Consumer(ctx, s.cfg.Consumer.Stream, s.cfg.Consumer.Durable)
+				if errors.Is(err, jetstream.ErrConsumerNotFound) {
+					s.log.Warn("consumer deleted: consuming stops", zap.String("consumer", s.cfg.Consumer.Durable))
+					return
+				}
+			}
 		}
-		iter.Stop()
 	}()
 
 	var workers sync.WaitGroup

@@ -220,6 +220,28 @@ func (v *Verifier) Verify(source string, headers http.Header, body []byte) error
 	return fmt.Errorf("%w: none of the %s signatures matches a secret of the source", ErrNoMatchingSignature, signatureVersion)
 }
 
+// VerifyAny finds the source among sources whose secret signed body, for
+// senders that do not name their source in a header: a handful of sources
+// costs a handful of HMACs. An error other than a signature mismatch (a
+// stale timestamp, a missing header) is final; with no source matching it
+// returns the first mismatch.
+func (v *Verifier) VerifyAny(sources []string, headers http.Header, body []byte) (string, error) {
+	firstErr := ErrUnknownSource
+	for i, s := range sources {
+		err := v.Verify(s, headers, body)
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, ErrNoMatchingSignature) {
+			return "", err
+		}
+		if i == 0 {
+			firstErr = err
+		}
+	}
+	return "", firstErr
+}
+
 // parseUnix accepts only plain decimal seconds: strconv alone would also take
 // a sign, which no conforming sender writes.
 func parseUnix(s string) (int64, error) {

@@ -474,3 +474,27 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+func TestVerifyAny(t *testing.T) {
+	t.Parallel()
+	a, b := mustSecret(t, vectorSecret), mustSecret(t, "whsec_"+"c2Vjb25kLXNvdXJjZS1zZWNyZXQtMTIzNDU2Nzg5MA==")
+	v := &Verifier{Secrets: map[string][]Secret{"emr-a": {a}, "emr-b": {b}}, Now: func() time.Time { return vectorTime }}
+	body := []byte(vectorBody)
+	signedBy := func(s Secret) http.Header {
+		return headersFor(vectorMsgID, vectorTime, Sign(s, vectorMsgID, vectorTime, body))
+	}
+	if src, err := v.VerifyAny([]string{"emr-a", "emr-b"}, signedBy(b), body); err != nil || src != "emr-b" {
+		t.Errorf("signed by b: %q %v", src, err)
+	}
+	other := mustSecret(t, "whsec_"+"b3RoZXItc2VjcmV0LW5vYm9keS1rbm93cy0xMjM0NQ==")
+	if _, err := v.VerifyAny([]string{"emr-a", "emr-b"}, signedBy(other), body); !errors.Is(err, ErrNoMatchingSignature) {
+		t.Errorf("signed by no source: %v", err)
+	}
+	stale := headersFor(vectorMsgID, vectorTime.Add(-time.Hour), Sign(a, vectorMsgID, vectorTime.Add(-time.Hour), body))
+	if _, err := v.VerifyAny([]string{"emr-a", "emr-b"}, stale, body); err == nil || errors.Is(err, ErrNoMatchingSignature) {
+		t.Errorf("stale: %v, want the timestamp error", err)
+	}
+	if _, err := v.VerifyAny(nil, signedBy(a), body); !errors.Is(err, ErrUnknownSource) {
+		t.Errorf("no sources: %v", err)
+	}
+}

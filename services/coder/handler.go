@@ -57,6 +57,16 @@ func EventKey(in events.Envelope) string {
 	return head.Visit.Source + "\x1f" + head.Visit.Patient.ID
 }
 
+// lockVisit serialises the visit's revisions even before its row exists:
+// two revisions coded at once would otherwise both see no prior coding and
+// both add to the threshold total.
+func lockVisit(ctx context.Context, tx pgx.Tx, visitID string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('coder.visit'), hashtext($1))`, visitID); err != nil {
+		return fmt.Errorf("lock visit: %w", err)
+	}
+	return nil
+}
+
 type prior struct {
 	exists        bool
 	patientKey    string
@@ -82,11 +92,8 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]
 	if rec.VisitID == "" {
 		return nil, fmt.Errorf("visit.recorded %s: visit_id is empty", in.ID)
 	}
-	// Serialise the visit's revisions even before its row exists: two
-	// revisions coded at once would otherwise both see no prior coding and
-	// both add to the threshold total.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('coder.visit'), hashtext($1))`, rec.VisitID); err != nil {
-		return nil, fmt.Errorf("lock visit: %w", err)
+	if err := lockVisit(ctx, tx, rec.VisitID); err != nil {
+		return nil, err
 	}
 	var p prior
 	err := tx.QueryRow(ctx, `SELECT patient_key, payer_id, year, bucket, allowed_cents, coded_revision, visit_revision, last_event_id, rules_version

@@ -385,8 +385,8 @@ func (s *replayRun) writeOne(ctx context.Context, it *replayItem) error {
 func (s *replayRun) writeTx(ctx context.Context, tx pgx.Tx, it *replayItem) error {
 	it.conflict, it.recs = false, nil
 	v := &it.rec.Visit
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('coder.visit'), hashtext($1))`, it.rec.VisitID); err != nil {
-		return fmt.Errorf("lock visit: %w", err)
+	if err := lockVisit(ctx, tx, it.rec.VisitID); err != nil {
+		return err
 	}
 	var last string
 	if err := tx.QueryRow(ctx, `SELECT last_event_id FROM coder.visits WHERE visit_id = $1 FOR UPDATE`, it.rec.VisitID).Scan(&last); err != nil {

@@ -152,7 +152,6 @@ func payerID(r *x12.Remit) string {
 // claimMatch is the submission a CLP names, with what posting it needs.
 type claimMatch struct {
 	sub     events.ClaimSubmitted
-	eventID string
 	visitID string
 }
 
@@ -306,7 +305,7 @@ VALUES ($1, $2, 0, $3, $4, $5, $6)`, remitID, idx, c.ControlNumber,
 			"the remittance names a claim we did not send (CLP01 matches no submission)", c.PaidCents, detail)
 		return 0, nil
 	}
-	rec := ReconcileClaim(c, &m.sub, p.posting)
+	rec := ReconcileClaim(c, &m.sub, p.Rules.Posting)
 	rec.Data.RemitID = remitID
 	reconciledID := events.NewID("denials", events.TypeClaimReconciled, remitID, fmt.Sprint(idx))
 	if rec.Data.Outcome == events.OutcomeReversed {
@@ -362,7 +361,7 @@ VALUES ($1, $2, $3, $4, $5, $6)`, remitID, idx, ex.LineIndex, c.ControlNumber, e
 	}
 	env.CorrelationID, env.CausationID = m.visitID, recv.ID
 	summary := fmt.Sprintf("835 %s (trace %s): %s; paid %s, patient %s, denied %s", r.Payer.Name, r.TraceNumber,
-		OutcomeWords(rec.Data.Outcome), Dollars(c.PaidCents), Dollars(c.PatientCents), Dollars(rec.DeniedCents))
+		OutcomeWords(rec.Data.Outcome), billing.Dollars(c.PaidCents), billing.Dollars(c.PatientCents), billing.Dollars(rec.DeniedCents))
 	detail, err := json.Marshal(rec.Data)
 	if err != nil {
 		return 0, err
@@ -395,22 +394,33 @@ func OutcomeWords(o string) string {
 	return o
 }
 
-func findSubmission(ctx context.Context, tx pgx.Tx, control string) (claimMatch, bool, error) {
-	var m claimMatch
-	var raw []byte
-	err := tx.QueryRow(ctx, `SELECT s.event_id, s.data, coalesce(c.visit_id, '') FROM denials.submissions s
-LEFT JOIN denials.claims c ON c.claim_id = s.claim_id WHERE s.control_number = $1`, control).Scan(&m.eventID, &raw, &m.visitID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return m, false, nil
-	}
+// findSubmissions reads the submissions the control numbers name, by
+// control number; a number no submission has is simply absent.
+func findSubmissions(ctx context.Context, tx pgx.Tx, controls []string) (map[string]claimMatch, error) {
+	rows, err := tx.Query(ctx, `SELECT s.control_number, s.data, coalesce(c.visit_id, '') FROM denials.submissions s
+LEFT JOIN denials.claims c ON c.claim_id = s.claim_id WHERE s.control_number = ANY($1)`, controls)
 	if err != nil {
-		return m, false, fmt.Errorf("find submission: %w", err)
+		return nil, fmt.Errorf("find submissions: %w", err)
 	}
-	if err := json.Unmarshal(raw, &m.sub); err != nil {
-		return m, false, fmt.Errorf("read submission %s: %w", control, err)
+	defer rows.Close()
+	subs := make(map[string]claimMatch, len(controls))
+	for rows.Next() {
+		var m claimMatch
+		var control string
+		var raw []byte
+		if err := rows.Scan(&control, &raw, &m.visitID); err != nil {
+			return nil, fmt.Errorf("find submissions: %w", err)
+		}
+		if err := json.Unmarshal(raw, &m.sub); err != nil {
+			return nil, fmt.Errorf("read submission %s: %w", control, err)
+		}
+		if m.visitID == "" {
+			m.visitID = m.sub.VisitID
+		}
+		subs[control] = m
 	}
-	if m.visitID == "" {
-		m.visitID = m.sub.VisitID
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find submissions: %w", err)
 	}
-	return m, true, nil
+	return subs, nil
 }

@@ -3,12 +3,14 @@ package denials
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rcm-health/rcm/pkg/billing"
 	"github.com/rcm-health/rcm/pkg/events"
 )
 
@@ -81,7 +83,7 @@ func codedSummary(d *events.VisitCoded) string {
 	if len(d.Lines) == 0 {
 		b.WriteString("no billable lines")
 	}
-	fmt.Fprintf(&b, "; charge %s", Dollars(d.ChargeCents))
+	fmt.Fprintf(&b, "; charge %s", billing.Dollars(d.ChargeCents))
 	return b.String()
 }
 
@@ -172,7 +174,7 @@ WHERE denials.claims.submission < $8`,
 		lines = append(lines, lineWords(l.Code, l.Units, l.Modifiers))
 	}
 	summary := fmt.Sprintf("submitted %s as %s, submission %d, in 837P %s: %s; charge %s",
-		d.ControlNumber, kind, d.Submission, d.FileName, strings.Join(lines, ", "), Dollars(d.TotalChargeCents))
+		d.ControlNumber, kind, d.Submission, d.FileName, strings.Join(lines, ", "), billing.Dollars(d.TotalChargeCents))
 	return addTimeline(ctx, tx, in, d.VisitID, d.ClaimID, summary, struct {
 		ControlNumber string             `json:"control_number"`
 		Submission    int                `json:"submission"`
@@ -192,28 +194,11 @@ func acknowledged(ctx context.Context, tx pgx.Tx, in events.Envelope, d *events.
 	first_ack = CASE WHEN $4 AND $2 = 1 AND first_ack = '' THEN $3 ELSE first_ack END,
 	payer_claim_control_number = CASE WHEN $5 <> '' THEN $5 ELSE payer_claim_control_number END, updated_at = now()
 WHERE claim_id = $1 AND submission <= $2 RETURNING visit_id`, d.ClaimID, d.Submission, d.Status, final, d.PayerClaimControlNumber).Scan(&visitID)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		visitID = in.CorrelationID
 	} else if err != nil {
 		return fmt.Errorf("acknowledged claim: %w", err)
 	}
 	summary := fmt.Sprintf("%s %s submission %d: %s", d.Source, d.Status, d.Submission, d.Reason)
 	return addTimeline(ctx, tx, in, visitID, d.ClaimID, summary, d.Codes)
-}
-
-// Dollars formats cents for people: $1,234.56, -$5.00.
-func Dollars(cents int64) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	whole := strconv.FormatInt(cents/100, 10)
-	var b strings.Builder
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return fmt.Sprintf("%s$%s.%02d", sign, b.String(), cents%100)
 }

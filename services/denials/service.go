@@ -252,19 +252,11 @@ func (h *RemitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, "no signing secret is configured for remittances")
 		return
 	}
-	var verr error
-	ok := false
-	for _, src := range h.Sources {
-		if verr = h.Verifier.Verify(src, r.Header, body); verr == nil {
-			ok = true
-			break
-		}
-	}
-	if !ok {
-		httpError(w, http.StatusUnauthorized, "signature: "+verr.Error())
+	if _, err := h.Verifier.VerifyAny(h.Sources, r.Header, body); err != nil {
+		httpError(w, http.StatusUnauthorized, "signature: "+err.Error())
 		return
 	}
-	name := r.Header.Get("webhook-id")
+	name := r.Header.Get(webhook.HeaderID)
 	res, err := h.Store.Import(r.Context(), body, name, SourceHTTP)
 	switch {
 	case errors.Is(err, ErrMalformed):

@@ -39,39 +39,19 @@ type claimDelta struct {
 }
 
 func newSetWrites(ctx context.Context, tx pgx.Tx, r *x12.Remit) (*setWrites, error) {
-	w := &setWrites{subs: map[string]claimMatch{}, items: map[string]*events.WorkItem{}, lastPaid: map[string]string{},
+	w := &setWrites{items: map[string]*events.WorkItem{}, lastPaid: map[string]string{},
 		reversed: map[string]string{}, claims: map[string]*claimDelta{}}
 	controls := make([]string, 0, len(r.Claims))
 	for _, c := range r.Claims {
 		controls = append(controls, c.ControlNumber)
 	}
-	rows, err := tx.Query(ctx, `SELECT s.control_number, s.event_id, s.data, coalesce(c.visit_id, '') FROM denials.submissions s
-LEFT JOIN denials.claims c ON c.claim_id = s.claim_id WHERE s.control_number = ANY($1)`, controls)
-	if err != nil {
-		return nil, fmt.Errorf("find submissions: %w", err)
+	var err error
+	if w.subs, err = findSubmissions(ctx, tx, controls); err != nil {
+		return nil, err
 	}
-	var claimIDs []string
-	for rows.Next() {
-		var m claimMatch
-		var control string
-		var raw []byte
-		if err := rows.Scan(&control, &m.eventID, &raw, &m.visitID); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("find submissions: %w", err)
-		}
-		if err := json.Unmarshal(raw, &m.sub); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read submission %s: %w", control, err)
-		}
-		if m.visitID == "" {
-			m.visitID = m.sub.VisitID
-		}
-		w.subs[control] = m
+	claimIDs := make([]string, 0, len(w.subs))
+	for _, m := range w.subs {
 		claimIDs = append(claimIDs, m.sub.ClaimID)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find submissions: %w", err)
 	}
 	// The claims' rows are taken in one sorted statement, before anything
 	// else waits on them: the ledger's group commits update the same rows
@@ -82,7 +62,7 @@ LEFT JOIN denials.claims c ON c.claim_id = s.claim_id WHERE s.control_number = A
 	}
 	// Locked, so that a biller's action on one of these items waits for
 	// the posting rather than being overwritten by it.
-	rows, err = tx.Query(ctx, `SELECT item FROM denials.work_items WHERE claim_id = ANY($1) AND status NOT IN ('written_off', 'resolved') FOR UPDATE`, claimIDs)
+	rows, err := tx.Query(ctx, `SELECT item FROM denials.work_items WHERE claim_id = ANY($1) AND status NOT IN ('written_off', 'resolved') FOR UPDATE`, claimIDs)
 	if err != nil {
 		return nil, fmt.Errorf("read work items: %w", err)
 	}

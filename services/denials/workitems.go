@@ -1,6 +1,7 @@
 package denials
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rcm-health/rcm/pkg/billing"
 	"github.com/rcm-health/rcm/pkg/events"
 	"github.com/rcm-health/rcm/pkg/x12"
 )
@@ -49,11 +51,6 @@ func Priority(amountCents int64, deadline string, today time.Time) int {
 	return p
 }
 
-// posting is the ledger column of an adjustment, from the CARC catalog.
-func (p *Store) posting(group, reason string) string {
-	return classify(p.Rules, group, reason, nil).Posting
-}
-
 // workItems opens, updates or resolves the claim's denial work item after a
 // reconciliation, and returns its events and how many items it opened.
 func (p *Store) workItems(ctx context.Context, w *setWrites, r *x12.Remit, m claimMatch, rec *Reconciled, reconciled events.Envelope, now time.Time) ([]events.Envelope, int, error) {
@@ -82,13 +79,13 @@ func (p *Store) workItems(ctx context.Context, w *setWrites, r *x12.Remit, m cla
 		}
 		// The replacement or the appeal was paid: the item is done.
 		item.Status = events.DenialResolved
-		note := fmt.Sprintf("submission %d was %s by the payer (%s paid): resolved", m.sub.Submission, OutcomeWords(rec.Data.Outcome), Dollars(rec.Data.PaidCents))
+		note := fmt.Sprintf("submission %d was %s by the payer (%s paid): resolved", m.sub.Submission, OutcomeWords(rec.Data.Outcome), billing.Dollars(rec.Data.PaidCents))
 		env, err := save(item, false, []string{"status"}, note)
 		return []events.Envelope{env}, 0, err
 	}
 
 	top := rec.Denials[0]
-	var rarcs, lines []string
+	var rarcs []string
 	var lineNums []int
 	for _, d := range rec.Denials {
 		for _, rc := range d.Remarks {
@@ -98,11 +95,10 @@ func (p *Store) workItems(ctx context.Context, w *setWrites, r *x12.Remit, m cla
 		}
 		if d.Line > 0 && !slices.Contains(lineNums, d.Line) {
 			lineNums = append(lineNums, d.Line)
-			lines = append(lines, strconv.Itoa(d.Line))
 		}
 	}
 	slices.Sort(lineNums)
-	cls := classify(p.Rules, top.Group, top.Reason, rarcs)
+	cls := p.Rules.ClassifyAdjustment(top.Group, top.Reason, rarcs)
 	deadline := ""
 	if cls.Appealable {
 		payDate := r.PaymentDate
@@ -123,7 +119,7 @@ func (p *Store) workItems(ctx context.Context, w *setWrites, r *x12.Remit, m cla
 		next.Category = events.CategoryMissingInformation
 	}
 	next.Priority = Priority(next.AmountCents, deadline, now)
-	what := fmt.Sprintf("%s-%s %s on %s", top.Group, top.Reason, Dollars(rec.DeniedCents), linesWords(lines))
+	what := fmt.Sprintf("%s-%s %s on %s", top.Group, top.Reason, billing.Dollars(rec.DeniedCents), linesWords(lineNums))
 	if !found {
 		next.WorkItemID = events.NewID("workitem", m.sub.ClaimID, rec.Data.RemitID, rec.Data.ControlNumber)
 		env, err := save(next, true, nil, "denial opened: "+what)
@@ -137,14 +133,18 @@ func (p *Store) workItems(ctx context.Context, w *setWrites, r *x12.Remit, m cla
 	return []events.Envelope{env}, 0, err
 }
 
-func linesWords(lines []string) string {
+func linesWords(lines []int) string {
 	switch len(lines) {
 	case 0:
 		return "the claim"
 	case 1:
-		return "line " + lines[0]
+		return "line " + strconv.Itoa(lines[0])
 	}
-	return "lines " + strings.Join(lines, ", ")
+	words := make([]string, len(lines))
+	for i, l := range lines {
+		words[i] = strconv.Itoa(l)
+	}
+	return "lines " + strings.Join(words, ", ")
 }
 
 // changedFields names, by JSON name, the fields that differ.
@@ -279,7 +279,7 @@ func (p *Store) Act(ctx context.Context, a Action) (events.WorkItem, error) {
 		case ActAssign:
 			it.Assignee = a.Assignee
 			if note == "" {
-				note = "assigned to " + or(a.Assignee, "nobody")
+				note = "assigned to " + cmp.Or(a.Assignee, "nobody")
 			}
 		case ActNote:
 			if note == "" {
@@ -290,25 +290,25 @@ func (p *Store) Act(ctx context.Context, a Action) (events.WorkItem, error) {
 			if it.Assignee == "" {
 				it.Assignee = a.UserID
 			}
-			note = or(note, "started working the denial")
+			note = cmp.Or(note, "started working the denial")
 		case ActWriteOff:
 			if note == "" {
 				return ErrNeedsReason
 			}
 			it.Status = events.DenialWrittenOff
-			note = "written off (" + Dollars(it.AmountCents) + "): " + note
+			note = "written off (" + billing.Dollars(it.AmountCents) + "): " + note
 		case ActAppeal:
 			it.Status = events.DenialAppealed
-			note = or(note, "appeal sent with the generated letter")
+			note = cmp.Or(note, "appeal sent with the generated letter")
 		case ActResolve:
 			it.Status = events.DenialResolved
-			note = or(note, "resolved")
+			note = cmp.Or(note, "resolved")
 		case ActReopen:
 			if !closed(it.Status) {
 				return fmt.Errorf("the work item is %s, not closed", it.Status)
 			}
 			it.Status = events.DenialOpen
-			note = or(note, "reopened")
+			note = cmp.Or(note, "reopened")
 		case ActCorrect:
 			if note == "" {
 				return ErrNeedsReason
@@ -316,7 +316,7 @@ func (p *Store) Act(ctx context.Context, a Action) (events.WorkItem, error) {
 			if it.PayerClaimControlNumber == "" {
 				return ErrNoPayerRef
 			}
-			freq := or(a.Frequency, events.FrequencyReplacement)
+			freq := cmp.Or(a.Frequency, events.FrequencyReplacement)
 			if freq != events.FrequencyReplacement && freq != events.FrequencyVoid {
 				return fmt.Errorf("frequency %q: must be 7 (replacement) or 8 (void)", freq)
 			}
@@ -369,10 +369,11 @@ func checkLines(ctx context.Context, tx pgx.Tx, control string, lines []events.L
 	if len(lines) == 0 {
 		return nil
 	}
-	m, ok, err := findSubmission(ctx, tx, control)
+	subs, err := findSubmissions(ctx, tx, []string{control})
 	if err != nil {
 		return err
 	}
+	m, ok := subs[control]
 	if !ok {
 		return fmt.Errorf("submission %s: %w", control, ErrNoItem)
 	}
@@ -392,13 +393,6 @@ func checkLines(ctx context.Context, tx pgx.Tx, control string, lines []events.L
 		}
 	}
 	return nil
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // execer is a pool or a transaction.

@@ -119,7 +119,7 @@ func (h *Handler) postVisit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The signature is checked on the raw bytes before anything parses them.
-	source, err := h.verify(r.Header, body)
+	source, err := h.verifier.VerifyAny(h.sources, r.Header, body)
 	if err != nil {
 		h.fail(w, http.StatusUnauthorized, "unauthorized", errorBody{Error: "unauthorized", Detail: err.Error()})
 		return
@@ -163,25 +163,6 @@ func (h *Handler) postVisit(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write(append(bytes.TrimSpace(receipt), '\n'))
-}
-
-// verify finds the source whose secret signed the body. EMRs need not name
-// their source in a header: a handful of sources costs a handful of HMACs.
-func (h *Handler) verify(header http.Header, body []byte) (string, error) {
-	var firstErr error
-	for _, s := range h.sources {
-		err := h.verifier.Verify(s, header, body)
-		if err == nil {
-			return s, nil
-		}
-		if !errors.Is(err, webhook.ErrNoMatchingSignature) {
-			return "", err
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	return "", firstErr
 }
 
 // Decode parses a visit strictly: an unknown field is an error, since a

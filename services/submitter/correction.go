@@ -38,8 +38,8 @@ func (h *Handler) HandleCorrection(ctx context.Context, tx pgx.Tx, in events.Env
 	if err := in.DecodeData(&req); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('submitter.claim'), hashtext($1))`, req.ClaimID); err != nil {
-		return nil, fmt.Errorf("lock claim: %w", err)
+	if err := lockClaim(ctx, tx, req.ClaimID); err != nil {
+		return nil, err
 	}
 	var (
 		visitID, status       string
@@ -66,7 +66,7 @@ func (h *Handler) HandleCorrection(ctx context.Context, tx pgx.Tx, in events.Env
 	refuse := func(msg string) ([]events.Envelope, error) {
 		edits := []events.Edit{{Code: "claim.correction_refused", Severity: events.SeverityError, Message: msg,
 			Fix: "check the claim's status in its timeline and request the correction again once it has been sent and adjudicated"}}
-		return correctionEvent(in, req.ClaimID, visitID, control, events.ScrubHeld, edits, h.Rules.Version)
+		return scrubbedEvent(in, req.ClaimID, visitID, control, events.ScrubHeld, edits, h.Rules.Version)
 	}
 	if status != StatusSubmitted {
 		return refuse(fmt.Sprintf("the claim is %s, not submitted: only a claim the payer has can be replaced or voided", status))
@@ -101,7 +101,7 @@ func (h *Handler) HandleCorrection(ctx context.Context, tx pgx.Tx, in events.Env
 	batch_id = NULL, updated_at = now() WHERE claim_id = $1`, req.ClaimID, submission, control, claimJSON, summaryRaw); err != nil {
 		return nil, fmt.Errorf("write corrected claim: %w", err)
 	}
-	return correctionEvent(in, req.ClaimID, visitID, control, events.ScrubPassed, edits, h.Rules.Version)
+	return scrubbedEvent(in, req.ClaimID, visitID, control, events.ScrubPassed, edits, h.Rules.Version)
 }
 
 // applyCorrections sets each corrected line's modifiers and units; the
@@ -133,14 +133,4 @@ func applyCorrections(claim *x12.Claim837, sum *events.ClaimSubmitted, lines []e
 	}
 	sum.TotalChargeCents = claim.TotalChargeCents
 	return nil
-}
-
-func correctionEvent(in events.Envelope, claimID, visitID, control, status string, edits []events.Edit, rulesVersion string) ([]events.Envelope, error) {
-	env, err := events.New(events.NewID("submitter", events.TypeClaimScrubbed, in.ID), events.TypeClaimScrubbed, events.SourceSubmitter, claimID, in.Time,
-		events.ClaimScrubbed{ClaimID: claimID, VisitID: visitID, ControlNumber: control, Status: status, Edits: edits})
-	if err != nil {
-		return nil, err
-	}
-	env.CorrelationID, env.CausationID, env.RulesVersion = visitID, in.ID, rulesVersion
-	return []events.Envelope{env}, nil
 }

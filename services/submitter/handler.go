@@ -58,10 +58,8 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]
 		return nil, fmt.Errorf("visit.coded %s: visit_id or revision missing", in.ID)
 	}
 	claimID := ClaimID(coded.VisitID)
-	// Serialise the visit's codings even before its claim row exists:
-	// FOR UPDATE cannot lock a row that is not there yet.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('submitter.claim'), hashtext($1))`, claimID); err != nil {
-		return nil, fmt.Errorf("lock claim: %w", err)
+	if err := lockClaim(ctx, tx, claimID); err != nil {
+		return nil, err
 	}
 	submission, prevRevision, prevStatus := 1, 0, ""
 	err := tx.QueryRow(ctx, `SELECT submission, coded_revision, status FROM submitter.claims WHERE claim_id = $1 FOR UPDATE`, claimID).Scan(&submission, &prevRevision, &prevStatus)
@@ -115,7 +113,7 @@ ON CONFLICT (claim_id) DO UPDATE SET payer_id = $3, submission = $4, control_num
 		claimID, coded.VisitID, coded.Visit.Coverage.PayerID, submission, control, claimStatus, in.ID, coded.Revision, claimJSON, summaryJSON, editsJSON); err != nil {
 		return nil, fmt.Errorf("write claim: %w", err)
 	}
-	return scrubbedEvent(in, claimID, &coded, control, status, edits, h.Rules.Version)
+	return scrubbedEvent(in, claimID, coded.VisitID, control, status, edits, h.Rules.Version)
 }
 
 // heldOnly announces edits on a claim that is already on its way, without
@@ -125,17 +123,27 @@ func (h *Handler) heldOnly(ctx context.Context, tx pgx.Tx, in events.Envelope, c
 		claimID, in.ID, coded.Revision); err != nil {
 		return nil, fmt.Errorf("write claim: %w", err)
 	}
-	return scrubbedEvent(in, claimID, coded, control, events.ScrubHeld, edits, h.Rules.Version)
+	return scrubbedEvent(in, claimID, coded.VisitID, control, events.ScrubHeld, edits, h.Rules.Version)
 }
 
-func scrubbedEvent(in events.Envelope, claimID string, coded *events.VisitCoded, control, status string, edits []events.Edit, rulesVersion string) ([]events.Envelope, error) {
+// scrubbedEvent announces a build of the claim, caused by in.
+func scrubbedEvent(in events.Envelope, claimID, visitID, control, status string, edits []events.Edit, rulesVersion string) ([]events.Envelope, error) {
 	env, err := events.New(events.NewID("submitter", events.TypeClaimScrubbed, in.ID), events.TypeClaimScrubbed, events.SourceSubmitter, claimID, in.Time,
-		events.ClaimScrubbed{ClaimID: claimID, VisitID: coded.VisitID, ControlNumber: control, Status: status, Edits: edits})
+		events.ClaimScrubbed{ClaimID: claimID, VisitID: visitID, ControlNumber: control, Status: status, Edits: edits})
 	if err != nil {
 		return nil, err
 	}
-	env.CorrelationID, env.CausationID, env.RulesVersion = coded.VisitID, in.ID, rulesVersion
+	env.CorrelationID, env.CausationID, env.RulesVersion = visitID, in.ID, rulesVersion
 	return []events.Envelope{env}, nil
+}
+
+// lockClaim serialises the work on one claim, even before its row exists:
+// FOR UPDATE cannot lock a row that is not there yet.
+func lockClaim(ctx context.Context, tx pgx.Tx, claimID string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('submitter.claim'), hashtext($1))`, claimID); err != nil {
+		return fmt.Errorf("lock claim: %w", err)
+	}
+	return nil
 }
 
 // scrub builds the claim and lists every edit. The day of the coding event

@@ -450,8 +450,8 @@ func (s *claimReplay) write(ctx context.Context, items []claimItem, changed []in
 
 func (s *claimReplay) writeTx(ctx context.Context, tx pgx.Tx, it *claimItem) error {
 	it.conflict, it.recs = false, nil
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('submitter.claim'), hashtext($1))`, it.claimID); err != nil {
-		return fmt.Errorf("lock claim: %w", err)
+	if err := lockClaim(ctx, tx, it.claimID); err != nil {
+		return err
 	}
 	var status, codedEventID string
 	var submission int

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
+	"github.com/rcm-health/rcm/pkg/billing"
 	"github.com/rcm-health/rcm/pkg/events"
 	"github.com/rcm-health/rcm/services/denials"
 )
@@ -156,7 +157,7 @@ func actionDone(kind string, it events.WorkItem) string {
 	case denials.ActCorrect:
 		return "Corrected claim requested; the submitter will send it."
 	case denials.ActWriteOff:
-		return "Written off (" + denials.Dollars(it.AmountCents) + ")."
+		return "Written off (" + billing.Dollars(it.AmountCents) + ")."
 	case denials.ActAppeal:
 		return "Marked appealed."
 	case denials.ActResolve:

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rcm-health/rcm/pkg/billing"
 	"github.com/rcm-health/rcm/pkg/events"
 	"github.com/rcm-health/rcm/services/denials"
 )
@@ -147,7 +148,7 @@ FROM denials.reconciliations c JOIN denials.remits r ON r.remit_id = c.remit_id 
 			return nil, fmt.Errorf("claim facts: %w", err)
 		}
 		f.Text = fmt.Sprintf("Adjudicated (remittance trace %s, claim control number %s): %s, paid %s, denied %s",
-			trace, control, denials.OutcomeWords(outcome), denials.Dollars(paid), denials.Dollars(denied))
+			trace, control, denials.OutcomeWords(outcome), billing.Dollars(paid), billing.Dollars(denied))
 		out = append(out, f)
 	}
 	if err := rows.Err(); err != nil {

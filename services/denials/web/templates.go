@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rcm-health/rcm/pkg/billing"
 	"github.com/rcm-health/rcm/pkg/events"
-	"github.com/rcm-health/rcm/services/denials"
 )
 
 // parsePages parses each page of templates/pages with the layout and the
@@ -39,7 +39,7 @@ func parsePages(extra template.FuncMap) (map[string]*template.Template, error) {
 }
 
 var funcs = template.FuncMap{
-	"dollars": denials.Dollars,
+	"dollars": billing.Dollars,
 	"date":    fmtDate,
 	"time":    fmtTime,
 	"join":    strings.Join,
