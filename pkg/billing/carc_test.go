@@ -329,23 +329,7 @@ func TestLoadCARCProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := LoadRules(setWith(t, tt.files))
-			if err == nil || r != nil {
-				t.Fatalf("LoadRules = %v, %v; want problems", r != nil, err)
-			}
-			var got []string
-			for _, le := range LineErrors(err) {
-				got = append(got, le.Error())
-			}
-			for _, w := range tt.want {
-				found := false
-				for _, g := range got {
-					found = found || strings.HasPrefix(g, w)
-				}
-				if !found {
-					t.Errorf("no problem %q in\n%s", w, strings.Join(got, "\n"))
-				}
-			}
+			wantProblems(t, tt.files, tt.want)
 		})
 	}
 }

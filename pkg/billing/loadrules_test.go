@@ -183,23 +183,7 @@ func TestLoadRulesProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := LoadRules(setWith(t, tt.files))
-			if err == nil || r != nil {
-				t.Fatalf("LoadRules = %v, %v; want problems", r != nil, err)
-			}
-			var got []string
-			for _, le := range LineErrors(err) {
-				got = append(got, le.Error())
-			}
-			for _, w := range tt.want {
-				found := false
-				for _, g := range got {
-					found = found || strings.HasPrefix(g, w)
-				}
-				if !found {
-					t.Errorf("no problem %q in\n%s", w, strings.Join(got, "\n"))
-				}
-			}
+			err := wantProblems(t, tt.files, tt.want)
 			var le *LineError
 			if !errors.As(err, &le) {
 				t.Errorf("errors.As found no *LineError in %v", err)
@@ -293,4 +277,29 @@ func TestLoadRulesCMSFiles(t *testing.T) {
 	if m, ok := r.MUEFor("0001U"); !ok || m.Adjudication != 2 {
 		t.Errorf("MUEFor(0001U) = %+v, %v", m, ok)
 	}
+}
+
+// wantProblems loads the embedded rules with files replaced and checks that
+// loading fails with each wanted problem (a prefix of a LineError); it
+// returns the error.
+func wantProblems(t *testing.T, files map[string]string, want []string) error {
+	t.Helper()
+	r, err := LoadRules(setWith(t, files))
+	if err == nil || r != nil {
+		t.Fatalf("LoadRules = %v, %v; want problems", r != nil, err)
+	}
+	var got []string
+	for _, le := range LineErrors(err) {
+		got = append(got, le.Error())
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || strings.HasPrefix(g, w)
+		}
+		if !found {
+			t.Errorf("no problem %q in\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+	return err
 }

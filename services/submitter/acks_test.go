@@ -22,12 +22,7 @@ import (
 func TestSubmittedClaimsAreAcknowledged(t *testing.T) {
 	t.Parallel()
 	d := ptest.Deps(t)
-	root := t.TempDir()
-	mailbox, err := clearinghouse.NewDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startSubmitterWith(t, d, submitter.Config{Mailbox: mailbox, Batch: submitter.BatchConfig{Interval: 100 * time.Millisecond}})
+	root := startSending(t, d)
 
 	known := codedExample(t, "visit-ot-medicare.json")
 	unknown := codedExample(t, "visit-pt-commercial-prior-auth.json")
@@ -114,12 +109,7 @@ func TestSubmittedClaimsAreAcknowledged(t *testing.T) {
 func TestAckEdgeCases(t *testing.T) {
 	t.Parallel()
 	d := ptest.Deps(t)
-	root := t.TempDir()
-	mailbox, err := clearinghouse.NewDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startSubmitterWith(t, d, submitter.Config{Mailbox: mailbox, Batch: submitter.BatchConfig{Interval: 100 * time.Millisecond}})
+	root := startSending(t, d)
 	coded := codedExample(t, "visit-ot-medicare.json")
 	publishCoded(t, d, coded, time.Date(2025, 5, 20, 12, 0, 0, 0, time.UTC), "coded-1")
 

@@ -128,12 +128,7 @@ func TestBatchSentOnceAcrossAFailedPut(t *testing.T) {
 func TestDuplicateOfASentLineIsHeld(t *testing.T) {
 	t.Parallel()
 	d := ptest.Deps(t)
-	root := t.TempDir()
-	mailbox, err := clearinghouse.NewDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startSubmitterWith(t, d, submitter.Config{Mailbox: mailbox, Batch: submitter.BatchConfig{Interval: 100 * time.Millisecond}})
+	startSending(t, d)
 	first := codedExample(t, "visit-ot-medicare.json")
 	publishCoded(t, d, first, time.Date(2025, 5, 20, 12, 0, 0, 0, time.UTC), "coded-first")
 	deadline := time.Now().Add(15 * time.Second)

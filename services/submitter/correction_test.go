@@ -12,7 +12,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/rcm-health/rcm/internal/clearinghouse"
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/internal/platform/ptest"
 	"github.com/rcm-health/rcm/pkg/events"
@@ -42,12 +41,7 @@ func submittedClaims(t *testing.T, d platform.Deps) []events.ClaimSubmitted {
 func TestCorrectionSendsAReplacement(t *testing.T) {
 	t.Parallel()
 	d := ptest.Deps(t)
-	root := t.TempDir()
-	mailbox, err := clearinghouse.NewDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startSubmitterWith(t, d, submitter.Config{Mailbox: mailbox, Batch: submitter.BatchConfig{Interval: 100 * time.Millisecond}})
+	root := startSending(t, d)
 	coded := codedExample(t, "visit-ot-medicare.json")
 	publishCoded(t, d, coded, time.Date(2025, 5, 20, 12, 0, 0, 0, time.UTC), "coded-1")
 

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rcm-health/rcm/internal/clearinghouse"
 	"github.com/rcm-health/rcm/internal/pgserver/pgtest"
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/internal/platform/ptest"
@@ -52,6 +53,19 @@ func startSubmitterWith(t *testing.T, d platform.Deps, cfg submitter.Config) {
 
 // publishCoded puts a visit.coded on the coder's stream as the coder would,
 // dated at (the scrubber's "today").
+// startSending runs the submitter with a directory mailbox it batches into
+// every 100 ms, and returns the mailbox's root.
+func startSending(t *testing.T, d platform.Deps) string {
+	t.Helper()
+	root := t.TempDir()
+	mailbox, err := clearinghouse.NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startSubmitterWith(t, d, submitter.Config{Mailbox: mailbox, Batch: submitter.BatchConfig{Interval: 100 * time.Millisecond}})
+	return root
+}
+
 func publishCoded(t *testing.T, d platform.Deps, c *events.VisitCoded, at time.Time, id string) {
 	t.Helper()
 	publishCodedAs(t, d, c, at, id, id)
