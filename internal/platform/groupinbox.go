@@ -150,12 +150,20 @@ func (i *Inbox) commitBatch(ctx context.Context, batch []*handleReq) {
 	// An event whose handler fails rolls the whole transaction back; it is
 	// answered with its error and the rest run again without it. Failures
 	// are rare, so this costs less than a savepoint around every event.
+	// Statements are queued (Queue) until a queued one fails: which event
+	// queued it is unknown then, so the batch runs again with each
+	// statement executed at once.
 	pending := batch
 	var recs []Record
 	var err error
+	queue := true
 	for len(pending) > 0 {
 		var failed int
-		recs, failed, err = i.runBatch(ctx, pending)
+		recs, failed, err = i.runBatch(ctx, pending, queue)
+		if queue && err != nil && isQueuedErr(err) {
+			queue = false
+			continue
+		}
 		if failed < 0 {
 			break
 		}
@@ -176,16 +184,23 @@ func (i *Inbox) commitBatch(ctx context.Context, batch []*handleReq) {
 
 // runBatch handles the events in one transaction. It returns the index of
 // the first event whose handler failed (its err set, the transaction rolled
-// back), or -1 with the transaction's outcome.
-func (i *Inbox) runBatch(ctx context.Context, batch []*handleReq) ([]Record, int, error) {
+// back), or -1 with the transaction's outcome. With queue, handlers' queued
+// statements and the outbox rows of the whole batch go out together, and an
+// error from them (errQueued) belongs to no event in particular.
+func (i *Inbox) runBatch(ctx context.Context, batch []*handleReq, queue bool) ([]Record, int, error) {
 	var recs []Record
 	failed := -1
 	consumers, ids := make([]string, len(batch)), make([]string, len(batch))
 	for k, r := range batch {
 		consumers[k], ids[k] = r.consumer, r.in.ID
+		r.err = nil
 	}
-	err := pgx.BeginFunc(ctx, i.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, i.pool, func(raw pgx.Tx) error {
 		recs, failed = recs[:0], -1
+		tx := raw
+		if queue {
+			tx = &queueTx{Tx: raw}
+		}
 		// One statement records the whole batch in the inbox; the events
 		// it reports new are handled, each once even when it came twice.
 		rows, err := tx.Query(ctx, i.insertManySQL, consumers, ids)
@@ -205,6 +220,7 @@ func (i *Inbox) runBatch(ctx context.Context, batch []*handleReq) ([]Record, int
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("inbox: %w", err)
 		}
+		var outs []events.Envelope
 		for k, r := range batch {
 			key := [2]string{r.consumer, r.in.ID}
 			if !fresh[key] {
@@ -212,16 +228,30 @@ func (i *Inbox) runBatch(ctx context.Context, batch []*handleReq) ([]Record, int
 			}
 			delete(fresh, key)
 			out, err := r.fn(ctx, tx, r.in)
-			if err == nil {
+			if err == nil && !queue {
 				var added []Record
 				added, err = i.outbox.Add(ctx, tx, out...)
 				recs = append(recs, added...)
 			}
 			if err != nil {
+				if isQueuedErr(err) {
+					return err
+				}
 				r.err, failed = err, k
 				return err
 			}
+			outs = append(outs, out...)
 			r.first = true
+		}
+		if queue {
+			added, err := i.outbox.Add(ctx, tx, outs...)
+			if err != nil {
+				return errQueued{err}
+			}
+			recs = added
+		}
+		if q, ok := tx.(*queueTx); ok {
+			return q.flush(ctx)
 		}
 		return nil
 	})

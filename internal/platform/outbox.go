@@ -131,7 +131,7 @@ func (o *Outbox) Add(ctx context.Context, tx pgx.Tx, envs ...events.Envelope) ([
 	for i, r := range recs {
 		ids[i], subjects[i], types[i], payloads[i] = r.ID, r.Subject, envs[i].Type, r.Payload
 	}
-	_, err = tx.Exec(ctx, fmt.Sprintf(`WITH added AS (
+	err = Queue(ctx, tx, fmt.Sprintf(`WITH added AS (
 	INSERT INTO %[1]s.outbox (event_id, subject, event_type, payload)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])
 	ON CONFLICT (event_id) DO NOTHING RETURNING event_id

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -373,6 +375,54 @@ func testInboxOutboxExactlyOnce(t *testing.T, grouped bool) {
 	if c := ptest.StreamCount(t, d.JS, events.StreamIntake); c != 1+39 {
 		t.Fatalf("stream holds %d events; want 40", c)
 	}
+
+	// Queued statements: a read sees what the handler queued before it, and
+	// a queued statement that fails only when the batch is sent fails its
+	// own event alone, with its own error.
+	if _, err := d.Pool.Exec(ctx, `CREATE TABLE svc.queued (k int PRIMARY KEY, seen int NOT NULL CHECK (k <> 11 OR seen < 2))`); err != nil {
+		t.Fatal(err)
+	}
+	failed.Store(0)
+	for k := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := envelope(t, fmt.Sprintf("queued-%d", k))
+			_, err := inbox.Handle(ctx, "svc", e, func(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]events.Envelope, error) {
+				if err := platform.Queue(ctx, tx, `INSERT INTO svc.queued VALUES ($1, 0)`, k); err != nil {
+					return nil, err
+				}
+				if err := platform.Queue(ctx, tx, `UPDATE svc.queued SET seen = seen + 1 WHERE k = $1`, k); err != nil {
+					return nil, err
+				}
+				var seen int
+				if err := tx.QueryRow(ctx, `SELECT seen FROM svc.queued WHERE k = $1`, k).Scan(&seen); err != nil {
+					return nil, err
+				}
+				if seen != 1 {
+					return nil, fmt.Errorf("read %d after the queued update; want 1", seen)
+				}
+				// Left queued until the batch commits.
+				return []events.Envelope{envelope(t, events.NewID(in.ID, "out"))}, platform.Queue(ctx, tx, `UPDATE svc.queued SET seen = seen + 1 WHERE k = $1`, k)
+			})
+			if err != nil {
+				var pgErr *pgconn.PgError
+				if k != 11 || !errors.As(err, &pgErr) || pgErr.Code != "23514" {
+					t.Errorf("event %d: %v", k, err)
+				}
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	var rows, seen int
+	_ = d.Pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(seen), 0) FROM svc.queued`).Scan(&rows, &seen)
+	if rows != 39 || seen != 2*39 || failed.Load() != 1 {
+		t.Fatalf("after 40 queued events with one failing: %d rows seen %d times, %d failed; want 39, 78 and 1", rows, seen, failed.Load())
+	}
+	if c := ptest.StreamCount(t, d.JS, events.StreamIntake); c != 40+39 {
+		t.Fatalf("stream holds %d events; want 79", c)
+	}
 }
 
 // waitGrouped waits until RunBatches has started.
@@ -485,5 +535,56 @@ func TestOnlyOne(t *testing.T) {
 	ran, err = platform.OnlyOne(ctx, d.Pool, "mailbox", func(context.Context) error { return boom })
 	if !ran || !errors.Is(err, boom) {
 		t.Fatalf("after release: ran=%v err=%v", ran, err)
+	}
+}
+
+// TestCachedPlansKeepTheirIndexes: a service's connections cache generic
+// plans, and a plan cached while a table was small must not keep scanning
+// it sequentially once it is large (the failure that once had intake read
+// 37M rows for 18k visits).
+func TestCachedPlansKeepTheirIndexes(t *testing.T) {
+	t.Parallel()
+	d := ptest.Deps(t)
+	ctx := context.Background()
+	conn, err := d.Pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	run := func(sql string) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	run(`CREATE TABLE plans (id text PRIMARY KEY, v int NOT NULL)`)
+	run(`INSERT INTO plans SELECT 'k' || g, g FROM generate_series(1, 20) g`)
+	run(`ANALYZE plans`)
+	run(`PREPARE head(text[]) AS SELECT v FROM plans WHERE id = ANY($1) ORDER BY id FOR UPDATE`)
+	for range 8 { // past the five custom plans after which one is cached
+		run(`EXECUTE head('{k1}')`)
+	}
+	run(`INSERT INTO plans SELECT 'x' || g, g FROM generate_series(1, 50000) g`)
+	var plan strings.Builder
+	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE head('{k1}')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan.String(), "Index Scan") || strings.Contains(plan.String(), "Seq Scan") {
+		t.Fatalf("the cached plan does not use the index:\n%s", plan.String())
+	}
+	var compression string
+	if err := conn.QueryRow(ctx, `SHOW default_toast_compression`).Scan(&compression); err != nil || compression != "lz4" {
+		t.Errorf("default_toast_compression = %q (%v); want lz4", compression, err)
 	}
 }

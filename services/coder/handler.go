@@ -61,7 +61,7 @@ func EventKey(in events.Envelope) string {
 // two revisions coded at once would otherwise both see no prior coding and
 // both add to the threshold total.
 func lockVisit(ctx context.Context, tx pgx.Tx, visitID string) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('coder.visit'), hashtext($1))`, visitID); err != nil {
+	if err := platform.Queue(ctx, tx, `SELECT pg_advisory_xact_lock(hashtext('coder.visit'), hashtext($1))`, visitID); err != nil {
 		return fmt.Errorf("lock visit: %w", err)
 	}
 	return nil
@@ -113,7 +113,7 @@ FROM coder.visits WHERE visit_id = $1 FOR UPDATE`, rec.VisitID).Scan(&p.patientK
 
 	// Take back what the previous coding added to its threshold total.
 	if p.exists && p.bucket != "" && p.allowedCents != 0 {
-		if _, err := tx.Exec(ctx, `UPDATE coder.threshold_totals SET allowed_cents = allowed_cents - $5
+		if err := platform.Queue(ctx, tx, `UPDATE coder.threshold_totals SET allowed_cents = allowed_cents - $5
 WHERE patient_key = $1 AND payer_id = $2 AND year = $3 AND bucket = $4`, p.patientKey, p.payerID, p.year, p.bucket, p.allowedCents); err != nil {
 			return nil, fmt.Errorf("reverse threshold total: %w", err)
 		}
@@ -146,7 +146,7 @@ ON CONFLICT (patient_key, payer_id, year, bucket) DO UPDATE SET allowed_cents = 
 		allowed = 0
 	}
 	if bucket != "" && allowed != 0 {
-		if _, err := tx.Exec(ctx, `UPDATE coder.threshold_totals SET allowed_cents = allowed_cents + $5
+		if err := platform.Queue(ctx, tx, `UPDATE coder.threshold_totals SET allowed_cents = allowed_cents + $5
 WHERE patient_key = $1 AND payer_id = $2 AND year = $3 AND bucket = $4`, patient, v.Coverage.PayerID, year, bucket, allowed); err != nil {
 			return nil, fmt.Errorf("add threshold total: %w", err)
 		}
@@ -157,7 +157,7 @@ WHERE patient_key = $1 AND payer_id = $2 AND year = $3 AND bucket = $4`, patient
 	if err != nil {
 		return nil, fmt.Errorf("encode visit.coded: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO coder.visits (visit_id, patient_key, payer_id, year, bucket, allowed_cents, coded_revision, visit_revision,
+	if err := platform.Queue(ctx, tx, `INSERT INTO coder.visits (visit_id, patient_key, payer_id, year, bucket, allowed_cents, coded_revision, visit_revision,
 	source_event_id, last_event_id, rules_version, voided, held, coded)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (visit_id) DO UPDATE SET patient_key = $2, payer_id = $3, year = $4, bucket = $5, allowed_cents = $6, coded_revision = $7,

@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/billing"
 	"github.com/rcm-health/rcm/pkg/events"
 )
@@ -19,8 +21,11 @@ import (
 // event is handled once, in the inbox's transaction.
 type Ledger struct{}
 
-// Handle records one upstream event.
-func (Ledger) Handle(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]events.Envelope, error) {
+// Handle records one upstream event. Its writes need no answer, so they
+// are queued (platform.Queue): a group-committed batch of events sends
+// them in one round trip.
+func (Ledger) Handle(ctx context.Context, raw pgx.Tx, in events.Envelope) ([]events.Envelope, error) {
+	tx := queued{raw}
 	switch in.Type {
 	case events.TypeVisitCoded:
 		var d events.VisitCoded
@@ -111,7 +116,14 @@ func codedDetail(d *events.VisitCoded) any {
 	}{d.Revision, d.RulesVersion, d.UnitMethod, d.TotalTimedMinutes, d.TotalTimedUnits, d.Lines, d.Issues, d.Explanations}
 }
 
-func scrubbed(ctx context.Context, tx pgx.Tx, in events.Envelope, d *events.ClaimScrubbed) error {
+// queued is the ledger's execer.
+type queued struct{ pgx.Tx }
+
+func (q queued) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return pgconn.CommandTag{}, platform.Queue(ctx, q.Tx, sql, args...)
+}
+
+func scrubbed(ctx context.Context, tx queued, in events.Envelope, d *events.ClaimScrubbed) error {
 	edits, err := json.Marshal(d.Edits)
 	if err != nil {
 		return err
@@ -137,7 +149,7 @@ ON CONFLICT (claim_id) DO UPDATE SET scrub_status = $4, scrub_count = denials.cl
 	return addTimeline(ctx, tx, in, d.VisitID, d.ClaimID, summary, d.Edits)
 }
 
-func submitted(ctx context.Context, tx pgx.Tx, in events.Envelope, d *events.ClaimSubmitted) error {
+func submitted(ctx context.Context, tx queued, in events.Envelope, d *events.ClaimSubmitted) error {
 	raw, err := json.Marshal(d)
 	if err != nil {
 		return err
@@ -185,18 +197,27 @@ WHERE denials.claims.submission < $8`,
 	}{d.ControlNumber, d.Submission, d.Frequency, d.FileName, d.BatchID, d.Lines})
 }
 
-func acknowledged(ctx context.Context, tx pgx.Tx, in events.Envelope, d *events.ClaimAcknowledged) error {
+func acknowledged(ctx context.Context, tx queued, in events.Envelope, d *events.ClaimAcknowledged) error {
 	// The first submission's final word (the 277CA, or a rejecting 999)
 	// decides first-pass acceptance.
 	final := d.Source == events.Ack277CA || d.Status == events.AckRejected
-	var visitID string
-	err := tx.QueryRow(ctx, `UPDATE denials.claims SET ack_status = $3,
+	const update = `UPDATE denials.claims SET ack_status = $3,
 	first_ack = CASE WHEN $4 AND $2 = 1 AND first_ack = '' THEN $3 ELSE first_ack END,
 	payer_claim_control_number = CASE WHEN $5 <> '' THEN $5 ELSE payer_claim_control_number END, updated_at = now()
-WHERE claim_id = $1 AND submission <= $2 RETURNING visit_id`, d.ClaimID, d.Submission, d.Status, final, d.PayerClaimControlNumber).Scan(&visitID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		visitID = in.CorrelationID
-	} else if err != nil {
+WHERE claim_id = $1 AND submission <= $2`
+	// The submitter correlates acknowledgements by visit, so the claim's
+	// visit need not be read back.
+	visitID := in.CorrelationID
+	var err error
+	if visitID != "" {
+		_, err = tx.Exec(ctx, update, d.ClaimID, d.Submission, d.Status, final, d.PayerClaimControlNumber)
+	} else {
+		err = tx.Tx.QueryRow(ctx, update+" RETURNING visit_id", d.ClaimID, d.Submission, d.Status, final, d.PayerClaimControlNumber).Scan(&visitID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("acknowledged claim: %w", err)
 	}
 	summary := fmt.Sprintf("%s %s submission %d: %s", d.Source, d.Status, d.Submission, d.Reason)

@@ -251,6 +251,7 @@ func (b *Batcher) send(ctx context.Context, batchID string) (int, error) {
 		}
 		now := b.Now().UTC()
 		envs := make([]events.Envelope, 0, len(summaries))
+		var lines [][]any // each sent line, for later claims' duplicate checks
 		for _, raw := range summaries {
 			var s events.ClaimSubmitted
 			if err := json.Unmarshal(raw, &s); err != nil {
@@ -268,11 +269,12 @@ func (b *Batcher) send(ctx context.Context, batchID string) (int, error) {
 			env.CorrelationID = s.VisitID
 			envs = append(envs, env)
 			for _, l := range s.Lines {
-				if _, err := tx.Exec(ctx, `INSERT INTO submitter.submitted_lines (claim_id, control_number, payer_id, member_id, code, modifiers, units, dos)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.ClaimID, s.ControlNumber, s.PayerID, s.Patient.MemberID, l.Code, l.Modifiers, l.Units, l.DateOfService); err != nil {
-					return fmt.Errorf("record submitted lines: %w", err)
-				}
+				lines = append(lines, []any{s.ClaimID, s.ControlNumber, s.PayerID, s.Patient.MemberID, l.Code, l.Modifiers, l.Units, l.DateOfService})
 			}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"submitter", "submitted_lines"},
+			[]string{"claim_id", "control_number", "payer_id", "member_id", "code", "modifiers", "units", "dos"}, pgx.CopyFromRows(lines)); err != nil {
+			return fmt.Errorf("record submitted lines: %w", err)
 		}
 		n = len(envs)
 		recs, err = b.Outbox.Add(ctx, tx, envs...)

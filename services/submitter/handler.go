@@ -106,7 +106,7 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, in events.Envelope) ([]
 	if err != nil {
 		return nil, fmt.Errorf("encode summary: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO submitter.claims (claim_id, visit_id, payer_id, submission, control_number, status, coded_event_id, coded_revision, claim, summary, edits)
+	if err := platform.Queue(ctx, tx, `INSERT INTO submitter.claims (claim_id, visit_id, payer_id, submission, control_number, status, coded_event_id, coded_revision, claim, summary, edits)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (claim_id) DO UPDATE SET payer_id = $3, submission = $4, control_number = $5, status = $6, coded_event_id = $7,
 	coded_revision = $8, claim = $9, summary = $10, edits = $11, updated_at = now()`,
@@ -119,7 +119,7 @@ ON CONFLICT (claim_id) DO UPDATE SET payer_id = $3, submission = $4, control_num
 // heldOnly announces edits on a claim that is already on its way, without
 // touching what was sent.
 func (h *Handler) heldOnly(ctx context.Context, tx pgx.Tx, in events.Envelope, claimID string, coded *events.VisitCoded, control string, edits []events.Edit) ([]events.Envelope, error) {
-	if _, err := tx.Exec(ctx, `UPDATE submitter.claims SET coded_event_id = $2, coded_revision = $3, updated_at = now() WHERE claim_id = $1`,
+	if err := platform.Queue(ctx, tx, `UPDATE submitter.claims SET coded_event_id = $2, coded_revision = $3, updated_at = now() WHERE claim_id = $1`,
 		claimID, in.ID, coded.Revision); err != nil {
 		return nil, fmt.Errorf("write claim: %w", err)
 	}
@@ -140,7 +140,7 @@ func scrubbedEvent(in events.Envelope, claimID, visitID, control, status string,
 // lockClaim serialises the work on one claim, even before its row exists:
 // FOR UPDATE cannot lock a row that is not there yet.
 func lockClaim(ctx context.Context, tx pgx.Tx, claimID string) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('submitter.claim'), hashtext($1))`, claimID); err != nil {
+	if err := platform.Queue(ctx, tx, `SELECT pg_advisory_xact_lock(hashtext('submitter.claim'), hashtext($1))`, claimID); err != nil {
 		return fmt.Errorf("lock claim: %w", err)
 	}
 	return nil
