@@ -52,6 +52,13 @@ unset), for any source name.`,
 		},
 	}
 	cfg.AddFlags(cmd.Flags())
+	// Every stage shares dev's one pool: each consuming stage's group
+	// commit holds up to eight connections, intake's a few more, so the
+	// service default of 24 left committers queueing for a connection.
+	if f := cmd.Flags().Lookup("db-max-conns"); f != nil {
+		f.DefValue = "80"
+		_ = f.Value.Set(f.DefValue)
+	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", ".rcm", "where NATS, Postgres and the mailbox keep their data")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of intake (webhooks, /metrics, /healthz, /readyz)")
 	cmd.Flags().StringVar(&webAddr, "web-addr", "127.0.0.1:8083", "listen address of the biller web UI and POST /v1/remittances")

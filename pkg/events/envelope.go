@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/google/uuid"
 )
 
@@ -93,9 +94,16 @@ func (e Envelope) Validate() error {
 }
 
 // Unmarshal decodes an envelope from its JSON form and validates it.
+//
+// Events are decoded with the JSON v2 implementation (go-json-experiment,
+// the code behind encoding/json/v2, which Go 1.26 ships only behind
+// GOEXPERIMENT=jsonv2): every stage decodes every event twice, envelope then
+// data, and v2 does it in a third of v1's time. Unlike v1 it matches field
+// names case-sensitively and refuses duplicate names and invalid UTF-8,
+// none of which an event written by encoding/json contains.
 func Unmarshal(b []byte) (Envelope, error) {
 	var e Envelope
-	if err := json.Unmarshal(b, &e); err != nil {
+	if err := jsonv2.Unmarshal(b, &e); err != nil {
 		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
 	}
 	if err := e.Validate(); err != nil {
@@ -106,7 +114,7 @@ func Unmarshal(b []byte) (Envelope, error) {
 
 // DecodeData decodes an envelope's data into v, which must match its type.
 func (e Envelope) DecodeData(v any) error {
-	if err := json.Unmarshal(e.Data, v); err != nil {
+	if err := jsonv2.Unmarshal(e.Data, v); err != nil {
 		return fmt.Errorf("decode %s data: %w", e.Type, err)
 	}
 	return nil

@@ -51,7 +51,7 @@ func EventKey(in events.Envelope) string {
 			} `json:"patient"`
 		} `json:"visit"`
 	}
-	if json.Unmarshal(in.Data, &head) != nil || head.Visit.Patient.ID == "" {
+	if in.DecodeData(&head) != nil || head.Visit.Patient.ID == "" {
 		return platform.DefaultKey(in)
 	}
 	return head.Visit.Source + "\x1f" + head.Visit.Patient.ID

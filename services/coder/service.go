@@ -20,7 +20,7 @@ type Config struct {
 	// OpsAddr serves /metrics, /healthz and /readyz; empty serves nothing
 	// (rcm dev serves them once for all stages).
 	OpsAddr string
-	// Concurrency is how many visits are coded at once (default 16).
+	// Concurrency is how many visits are coded at once (default 256, platform.ConsumerStage).
 	Concurrency int
 	// Ready, when set, is called once the consumer runs.
 	Ready func()

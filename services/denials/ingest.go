@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -411,7 +412,7 @@ LEFT JOIN denials.claims c ON c.claim_id = s.claim_id WHERE s.control_number = A
 		if err := rows.Scan(&control, &raw, &m.visitID); err != nil {
 			return nil, fmt.Errorf("find submissions: %w", err)
 		}
-		if err := json.Unmarshal(raw, &m.sub); err != nil {
+		if err := jsonv2.Unmarshal(raw, &m.sub); err != nil { // as events are read (events.Unmarshal)
 			return nil, fmt.Errorf("read submission %s: %w", control, err)
 		}
 		if m.visitID == "" {

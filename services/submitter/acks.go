@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -110,13 +109,20 @@ func (a *Acks) handle(ctx context.Context, f clearinghouse.File, data []byte) er
 		if err != nil {
 			return clearinghouse.Rejectf("not a readable 277CA: %v", err)
 		}
+		var controls []string
+		for _, ack := range acks {
+			for i := range ack.Claims {
+				controls = append(controls, ack.Claims[i].PatientControlNumber)
+			}
+		}
+		known, err := a.claimsByControl(ctx, controls)
+		if err != nil {
+			return err
+		}
 		for _, ack := range acks {
 			for i := range ack.Claims {
 				cl := &ack.Claims[i]
-				c, ok, err := a.claimByControl(ctx, cl.PatientControlNumber)
-				if err != nil {
-					return err
-				}
+				c, ok := known[cl.PatientControlNumber]
 				if !ok {
 					a.Log.Warn("277CA names a claim this submitter did not send", zap.String("file", f.Name), zap.Int("segment", cl.Segment))
 					continue
@@ -176,13 +182,26 @@ JOIN submitter.batches b ON b.batch_id = c.batch_id WHERE b.isa_control = $1 ORD
 	})
 }
 
-func (a *Acks) claimByControl(ctx context.Context, control string) (ackedClaim, bool, error) {
-	c := ackedClaim{control: control}
-	err := a.Pool.QueryRow(ctx, `SELECT claim_id, visit_id, submission FROM submitter.claims WHERE control_number = $1`, control).Scan(&c.claimID, &c.visitID, &c.submission)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return c, false, nil
+// claimsByControl finds the claims a 277CA names, by control number, in
+// one query.
+func (a *Acks) claimsByControl(ctx context.Context, controls []string) (map[string]ackedClaim, error) {
+	rows, err := a.Pool.Query(ctx, `SELECT claim_id, control_number, visit_id, submission FROM submitter.claims WHERE control_number = ANY($1)`, controls)
+	if err != nil {
+		return nil, fmt.Errorf("claims of 277CA: %w", err)
 	}
-	return c, err == nil, err
+	found := make(map[string]ackedClaim, len(controls))
+	for rows.Next() {
+		var c ackedClaim
+		if err := rows.Scan(&c.claimID, &c.control, &c.visitID, &c.submission); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claims of 277CA: %w", err)
+		}
+		found[c.control] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claims of 277CA: %w", err)
+	}
+	return found, nil
 }
 
 // ackEvent's id depends on the file's content and the claim, so a file

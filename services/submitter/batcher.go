@@ -3,12 +3,13 @@ package submitter
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
@@ -73,26 +74,44 @@ type Batcher struct {
 
 // Run sends prepared batches left by a crash, then batches ready claims,
 // and reads acknowledgements when acks is not nil, every Interval until ctx
-// ends.
+// ends. Acknowledgements are read on their own loop, so that a large 277CA
+// never holds up the next 837P, nor the other way round.
 func (b *Batcher) Run(ctx context.Context, acks *Acks) error {
 	b.Config.setDefaults()
 	if b.Now == nil {
 		b.Now = time.Now
 	}
-	t := time.NewTicker(b.Config.Interval)
-	defer t.Stop()
-	for {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if acks != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			every(ctx, b.Config.Interval, func() {
+				if _, err := acks.Step(ctx); err != nil && ctx.Err() == nil {
+					b.Log.Warn("acknowledgements", zap.Error(err))
+				}
+			})
+		}()
+	}
+	every(ctx, b.Config.Interval, func() {
 		if _, err := b.Step(ctx); err != nil && ctx.Err() == nil {
 			b.Log.Warn("batch", zap.Error(err))
 		}
-		if acks != nil {
-			if _, err := acks.Step(ctx); err != nil && ctx.Err() == nil {
-				b.Log.Warn("acknowledgements", zap.Error(err))
-			}
-		}
+	})
+	return nil
+}
+
+// every runs step now and then every interval until ctx ends; a step that
+// takes longer than the interval is followed by the next at once.
+func every(ctx context.Context, interval time.Duration, step func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		step()
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 	}
@@ -164,7 +183,7 @@ ORDER BY updated_at, claim_id LIMIT $1 FOR UPDATE SKIP LOCKED`, b.Config.MaxClai
 				return fmt.Errorf("read ready claims: %w", err)
 			}
 			var c x12.Claim837
-			if err := json.Unmarshal(raw, &c); err != nil {
+			if err := jsonv2.Unmarshal(raw, &c); err != nil { // as events are read (events.Unmarshal)
 				rows.Close()
 				return fmt.Errorf("claim %s: stored model: %w", id, err)
 			}
@@ -254,7 +273,7 @@ func (b *Batcher) send(ctx context.Context, batchID string) (int, error) {
 		var lines [][]any // each sent line, for later claims' duplicate checks
 		for _, raw := range summaries {
 			var s events.ClaimSubmitted
-			if err := json.Unmarshal(raw, &s); err != nil {
+			if err := jsonv2.Unmarshal(raw, &s); err != nil {
 				return fmt.Errorf("batch %s: stored summary: %w", batchID, err)
 			}
 			s.BatchID, s.FileName = batchID, name

@@ -18,7 +18,7 @@ type Config struct {
 	Rules *billing.Rules
 	// OpsAddr serves /metrics, /healthz and /readyz; empty serves nothing.
 	OpsAddr string
-	// Concurrency is how many coded visits are scrubbed at once (default 16).
+	// Concurrency is how many coded visits are scrubbed at once (default 256, platform.ConsumerStage).
 	Concurrency int
 	// Ready, when set, is called once the consumer runs.
 	Ready func()
