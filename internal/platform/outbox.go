@@ -2,7 +2,6 @@ package platform
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -178,7 +177,9 @@ func records(envs []events.Envelope) ([]Record, error) {
 			return nil, fmt.Errorf("outbox: event %s: %w", e.ID, err)
 		}
 		subject, _ := events.SubjectOf(e.Type)
-		payload, err := json.Marshal(e)
+		// Called directly: json.Marshal would re-validate and compact what
+		// MarshalJSON wrote, a second pass over the whole payload.
+		payload, err := e.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("outbox: encode event %s: %w", e.ID, err)
 		}
