@@ -28,11 +28,11 @@ func (Ledger) Handle(ctx context.Context, raw pgx.Tx, in events.Envelope) ([]eve
 	tx := queued{raw}
 	switch in.Type {
 	case events.TypeVisitCoded:
-		var d events.VisitCoded
+		var d codedForTimeline
 		if err := in.DecodeData(&d); err != nil {
 			return nil, err
 		}
-		return nil, addTimeline(ctx, tx, in, d.VisitID, "", codedSummary(&d), codedDetail(&d))
+		return nil, addTimeline(ctx, tx, in, d.VisitID, "", codedSummary(&d.VisitCoded), codedDetail(&d.VisitCoded))
 	case events.TypeClaimScrubbed:
 		var d events.ClaimScrubbed
 		if err := in.DecodeData(&d); err != nil {
@@ -53,6 +53,14 @@ func (Ledger) Handle(ctx context.Context, raw pgx.Tx, in events.Envelope) ([]eve
 		return nil, acknowledged(ctx, tx, in, &d)
 	}
 	return nil, nil
+}
+
+// codedForTimeline is visit.coded without its visit, which is most of the
+// event and all of its PHI: the timeline keeps none of it, so it is left
+// undecoded (this field shadows the embedded one).
+type codedForTimeline struct {
+	events.VisitCoded
+	Visit json.RawMessage `json:"visit"`
 }
 
 // timelineInsert adds a timeline row; its arguments are in the column
