@@ -550,7 +550,7 @@ func TestCachedPlansKeepTheirIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Release()
+	defer conn.Release() // released early below; a second Release does nothing
 	run := func(sql string) {
 		t.Helper()
 		if _, err := conn.Exec(ctx, sql); err != nil {
@@ -586,5 +586,30 @@ func TestCachedPlansKeepTheirIndexes(t *testing.T) {
 	var compression string
 	if err := conn.QueryRow(ctx, `SHOW default_toast_compression`).Scan(&compression); err != nil || compression != "lz4" {
 		t.Errorf("default_toast_compression = %q (%v); want lz4", compression, err)
+	}
+	conn.Release()
+
+	// Reports read whole tables and may scan them; only inside ReportTx.
+	seqscan := func(q interface {
+		QueryRow(context.Context, string, ...any) pgx.Row
+	}) string {
+		var v string
+		if err := q.QueryRow(ctx, `SHOW enable_seqscan`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if err := platform.ReportTx(ctx, d.Pool, func(tx pgx.Tx) error {
+		if v := seqscan(tx); v != "on" {
+			t.Errorf("enable_seqscan in a report = %s; want on", v)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 { // every connection, the report's included, is back to off
+		if v := seqscan(d.Pool); v != "off" {
+			t.Errorf("enable_seqscan after a report = %s; want off", v)
+		}
 	}
 }

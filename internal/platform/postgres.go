@@ -68,6 +68,19 @@ func OpenPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, e
 	return pool, nil
 }
 
+// ReportTx runs fn in a read-only, repeatable-read transaction for what
+// reads whole tables (metrics, KPIs): sequential scans, off on every
+// connection OpenPool makes, are allowed in it, since without them the
+// planner reads a whole table through an index instead.
+func ReportTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = on"); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
 var (
 	schemaName    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
 	migrationName = regexp.MustCompile(`^(\d{3,})_[a-z0-9_]+\.sql$`)

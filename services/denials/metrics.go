@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/events"
 )
 
@@ -157,7 +158,7 @@ func (c *metricsCollector) read(ctx context.Context) ([]prometheus.Metric, error
 		_, err = pgx.ForEachRow(rows, []any{&k[0], &k[1], &n}, func() error { m[k] += n; return nil })
 		return m, err
 	}
-	err := pgx.BeginTxFunc(ctx, c.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := platform.ReportTx(ctx, c.pool, func(tx pgx.Tx) error {
 		var submitted, cents int64
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM denials.submissions`).Scan(&submitted); err != nil {
 			return err

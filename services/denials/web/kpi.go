@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rcm-health/rcm/internal/platform"
 )
 
 // KPIs are the revenue cycle's health in numbers, computed in SQL over the
@@ -147,11 +150,21 @@ func bucketSQL() string {
 	return b.String()
 }
 
-// loadKPIs computes the KPIs as of now's UTC date.
+// loadKPIs computes the KPIs as of now's UTC date, from one snapshot.
 func loadKPIs(ctx context.Context, pool *pgxpool.Pool, now time.Time) (KPIs, error) {
+	var k KPIs
+	err := platform.ReportTx(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		k, err = kpisIn(ctx, tx, now)
+		return err
+	})
+	return k, err
+}
+
+func kpisIn(ctx context.Context, tx pgx.Tx, now time.Time) (KPIs, error) {
 	today := now.UTC().Format("2006-01-02")
 	k := KPIs{AsOf: today}
-	err := pool.QueryRow(ctx, `SELECT
+	err := tx.QueryRow(ctx, `SELECT
 	count(*) FILTER (WHERE first_scrub = 'passed'), count(*) FILTER (WHERE first_scrub <> ''),
 	count(*) FILTER (WHERE first_ack = 'accepted'), count(*) FILTER (WHERE first_ack <> ''),
 	count(*) FILTER (WHERE reconciled_at IS NOT NULL AND EXISTS (SELECT 1 FROM denials.work_items w WHERE w.claim_id = c.claim_id)),
@@ -162,7 +175,7 @@ FROM denials.claims c`).Scan(&k.CleanClaimRate.Num, &k.CleanClaimRate.Den, &k.Fi
 		return k, fmt.Errorf("kpis: claims: %w", err)
 	}
 
-	rows, err := pool.Query(ctx, `SELECT w.category, count(DISTINCT w.claim_id)
+	rows, err := tx.Query(ctx, `SELECT w.category, count(DISTINCT w.claim_id)
 FROM denials.work_items w JOIN denials.claims c ON c.claim_id = w.claim_id AND c.reconciled_at IS NOT NULL
 GROUP BY w.category ORDER BY 2 DESC, 1`)
 	if err != nil {
@@ -182,7 +195,7 @@ GROUP BY w.category ORDER BY 2 DESC, 1`)
 		return k, fmt.Errorf("kpis: categories: %w", err)
 	}
 
-	rows, err = pool.Query(ctx, `SELECT c.payer_id, max(c.payer_name),
+	rows, err = tx.Query(ctx, `SELECT c.payer_id, max(c.payer_name),
 	count(*) FILTER (WHERE EXISTS (SELECT 1 FROM denials.work_items w WHERE w.claim_id = c.claim_id)), count(*)
 FROM denials.claims c WHERE c.reconciled_at IS NOT NULL GROUP BY c.payer_id ORDER BY 2, 1`)
 	if err != nil {
@@ -205,7 +218,7 @@ FROM denials.claims c WHERE c.reconciled_at IS NOT NULL GROUP BY c.payer_id ORDE
 	}
 
 	k.AR.Buckets = append([]ARBucket(nil), arBuckets...)
-	rows, err = pool.Query(ctx, `SELECT `+bucketSQL()+` AS bucket, count(*), sum(age)::bigint, sum(balance)::bigint
+	rows, err = tx.Query(ctx, `SELECT `+bucketSQL()+` AS bucket, count(*), sum(age)::bigint, sum(balance)::bigint
 FROM (`+outstandingSQL+`) o WHERE balance > 0 GROUP BY bucket`, today)
 	if err != nil {
 		return k, fmt.Errorf("kpis: a/r: %w", err)
@@ -227,7 +240,7 @@ FROM (`+outstandingSQL+`) o WHERE balance > 0 GROUP BY bucket`, today)
 		return k, fmt.Errorf("kpis: a/r: %w", err)
 	}
 
-	if err := pool.QueryRow(ctx, `SELECT coalesce(sum(auto_posted_lines), 0), coalesce(sum(line_count), 0) FROM denials.remits`).
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(auto_posted_lines), 0), coalesce(sum(line_count), 0) FROM denials.remits`).
 		Scan(&k.AutoPosted.Num, &k.AutoPosted.Den); err != nil {
 		return k, fmt.Errorf("kpis: remits: %w", err)
 	}
