@@ -43,15 +43,7 @@ build() {
 	(cd "$work/tree-$1" && go build -o "$work/rcm-$1" ./cmd/rcm)
 }
 
-cpu_ticks() {
-	local total=0 p
-	for p in /proc/[0-9]*; do
-		case "$(cat "$p/comm" 2>/dev/null)" in
-		rcm* | postgres) total=$((total + $(awk '{print $14 + $15}' "$p/stat" 2>/dev/null || echo 0))) ;;
-		esac
-	done
-	echo "$total"
-}
+. scripts/cpu-ticks.sh
 
 run() {
 	local bin="$work/rcm-$1" dir="$work/data-$1-$2"

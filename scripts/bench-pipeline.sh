@@ -34,18 +34,7 @@ stop_dev() {
 }
 trap 'stop_dev; rm -rf "$work"' EXIT
 
-# cpu_ticks: user and system clock ticks used so far by every rcm and
-# postgres process (rcm dev with its embedded NATS, loadgen, the private
-# cluster's backends).
-cpu_ticks() {
-	local total=0 p
-	for p in /proc/[0-9]*; do
-		case "$(cat "$p/comm" 2>/dev/null)" in
-		rcm | postgres) total=$((total + $(awk '{print $14 + $15}' "$p/stat" 2>/dev/null || echo 0))) ;;
-		esac
-	done
-	echo "$total"
-}
+. scripts/cpu-ticks.sh
 
 # start_dev NAME STAGES: a fresh rcm dev in its own data dir.
 start_dev() {

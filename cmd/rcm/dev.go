@@ -15,7 +15,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rcm-health/rcm/internal/clearinghouse"
-	"github.com/rcm-health/rcm/internal/clearinghouse/payersim"
 	"github.com/rcm-health/rcm/internal/pgserver"
 	"github.com/rcm-health/rcm/internal/platform"
 	"github.com/rcm-health/rcm/pkg/webhook"
@@ -237,28 +236,14 @@ func runDev(ctx context.Context, o devOptions) error {
 		}
 		// The payer simulator answers the mailbox like a clearinghouse.
 		seed := time.Now().UnixNano()
-		sim := &payersim.Mailbox{Peer: peer, Config: payersim.Config{Seed: seed}, Log: log.With(zap.String("service", "payersim")),
-			// 835 remittances land in the inbound mailbox for the denials
-			// stage, adjudicated with the rules' fee schedule.
-			Remit: &payersim.Adjudicator{Config: payersim.AdjudicateConfig{Seed: seed, DenyRate: 0.05, DeductibleRate: 0.1, DeductibleCents: 4000, CopayCents: 2500,
-				Allowed: func(payerID, code string) (int64, bool) { return rules.AllowedCents(payerID, "", code) },
-				AuthRequired: func(payerID string) bool {
-					p, ok := rules.Payer(payerID, "")
-					return ok && p.PriorAuthRequired
-				}}}}
+		sim := newPayerSim(peer, rules, seed, 0, 0.05, log.With(zap.String("service", "payersim")))
 		stage(func() error {
-			t := time.NewTicker(500 * time.Millisecond)
-			defer t.Stop()
-			for {
+			platform.Every(ctx, 500*time.Millisecond, func() {
 				if _, err := sim.Step(ctx); err != nil && ctx.Err() == nil {
 					log.Warn("payer simulator", zap.Error(err))
 				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-t.C:
-				}
-			}
+			})
+			return nil
 		})
 		stage(func() error {
 			return submitter.Run(ctx, submitter.Config{Rules: rules, Mailbox: mailbox,

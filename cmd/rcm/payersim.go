@@ -10,6 +10,7 @@ import (
 	"github.com/rcm-health/rcm/internal/clearinghouse"
 	"github.com/rcm-health/rcm/internal/clearinghouse/payersim"
 	"github.com/rcm-health/rcm/internal/platform"
+	"github.com/rcm-health/rcm/pkg/billing"
 )
 
 func newPayersimCmd() *cobra.Command {
@@ -37,6 +38,9 @@ deterministic for a seed. rcm dev runs it on its own mailbox.`,
 			if denyRate < 0 || denyRate > 1 {
 				return fmt.Errorf("--deny-rate %v: want 0 to 1", denyRate)
 			}
+			if every <= 0 {
+				return fmt.Errorf("--every %v: want a positive duration", every)
+			}
 			rules, err := loadRules(rulesDir)
 			if err != nil {
 				return err
@@ -51,16 +55,8 @@ deterministic for a seed. rcm dev runs it on its own mailbox.`,
 			}
 			// The same payer as rcm dev's: without the 835 the denials stage
 			// of a deployment run against this simulator reconciles nothing.
-			sim := &payersim.Mailbox{Peer: peer, Config: payersim.Config{Seed: seed, RejectRate: rejectRate}, Log: log,
-				Remit: &payersim.Adjudicator{Config: payersim.AdjudicateConfig{Seed: seed, DenyRate: denyRate, DeductibleRate: 0.1, DeductibleCents: 4000, CopayCents: 2500,
-					Allowed: func(payerID, code string) (int64, bool) { return rules.AllowedCents(payerID, "", code) },
-					AuthRequired: func(payerID string) bool {
-						p, ok := rules.Payer(payerID, "")
-						return ok && p.PriorAuthRequired
-					}}}}
-			t := time.NewTicker(every)
-			defer t.Stop()
-			for {
+			sim := newPayerSim(peer, rules, seed, rejectRate, denyRate, log)
+			platform.Every(cmd.Context(), every, func() {
 				n, err := sim.Step(cmd.Context())
 				if err != nil && cmd.Context().Err() == nil {
 					log.Warn("payer simulator", zap.Error(err))
@@ -68,12 +64,8 @@ deterministic for a seed. rcm dev runs it on its own mailbox.`,
 				if n > 0 {
 					log.Info("answered", zap.Int("count", n))
 				}
-				select {
-				case <-cmd.Context().Done():
-					return nil
-				case <-t.C:
-				}
-			}
+			})
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "mailbox-dir", "", "the directory mailbox to answer (rcm dev: <data dir>/mailbox)")
@@ -83,4 +75,17 @@ deterministic for a seed. rcm dev runs it on its own mailbox.`,
 	cmd.Flags().StringVar(&rulesDir, "rules", "", "rules directory overriding the embedded set (fee schedule, payer profiles)")
 	cmd.Flags().DurationVar(&every, "every", 500*time.Millisecond, "how often the mailbox is read")
 	return cmd
+}
+
+// newPayerSim is the simulated clearinghouse and payer of rcm payersim and
+// rcm dev: a 999 and a 277CA for every 837P, and an 835 adjudicated with
+// the rules' fee schedule.
+func newPayerSim(peer clearinghouse.Transport, rules *billing.Rules, seed int64, rejectRate, denyRate float64, log *zap.Logger) *payersim.Mailbox {
+	return &payersim.Mailbox{Peer: peer, Config: payersim.Config{Seed: seed, RejectRate: rejectRate}, Log: log,
+		Remit: &payersim.Adjudicator{Config: payersim.AdjudicateConfig{Seed: seed, DenyRate: denyRate, DeductibleRate: 0.1, DeductibleCents: 4000, CopayCents: 2500,
+			Allowed: func(payerID, code string) (int64, bool) { return rules.AllowedCents(payerID, "", code) },
+			AuthRequired: func(payerID string) bool {
+				p, ok := rules.Payer(payerID, "")
+				return ok && p.PriorAuthRequired
+			}}}}
 }

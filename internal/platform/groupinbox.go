@@ -198,8 +198,10 @@ func (i *Inbox) runBatch(ctx context.Context, batch []*handleReq, queue bool) ([
 	err := pgx.BeginFunc(ctx, i.pool, func(raw pgx.Tx) error {
 		recs, failed = recs[:0], -1
 		tx := raw
+		var q *queueTx // nil: every statement at once
 		if queue {
-			tx = &queueTx{Tx: raw}
+			q = &queueTx{Tx: raw}
+			tx = q
 		}
 		// One statement records the whole batch in the inbox; the events
 		// it reports new are handled, each once even when it came twice.
@@ -228,32 +230,33 @@ func (i *Inbox) runBatch(ctx context.Context, batch []*handleReq, queue bool) ([
 			}
 			delete(fresh, key)
 			out, err := r.fn(ctx, tx, r.in)
-			if err == nil && !queue {
-				var added []Record
-				added, err = i.outbox.Add(ctx, tx, out...)
-				recs = append(recs, added...)
-			}
 			if err != nil {
-				if isQueuedErr(err) {
-					return err
+				if !isQueuedErr(err) {
+					r.err, failed = err, k
 				}
-				r.err, failed = err, k
 				return err
 			}
-			outs = append(outs, out...)
+			if q != nil {
+				outs = append(outs, out...) // added for the whole batch below
+			} else {
+				added, err := i.outbox.Add(ctx, tx, out...)
+				if err != nil {
+					r.err, failed = err, k
+					return err
+				}
+				recs = append(recs, added...)
+			}
 			r.first = true
 		}
-		if queue {
-			added, err := i.outbox.Add(ctx, tx, outs...)
-			if err != nil {
-				return errQueued{err}
-			}
-			recs = added
+		if q == nil {
+			return nil
 		}
-		if q, ok := tx.(*queueTx); ok {
-			return q.flush(ctx)
+		added, err := i.outbox.Add(ctx, tx, outs...)
+		if err != nil {
+			return errQueued{err}
 		}
-		return nil
+		recs = added
+		return q.flush(ctx)
 	})
 	if err != nil {
 		for _, r := range batch {

@@ -175,11 +175,14 @@ JOIN submitter.batches b ON b.batch_id = c.batch_id WHERE b.isa_control = $1 ORD
 	if err != nil {
 		return nil, fmt.Errorf("claims of batch %d: %w", control, err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ackedClaim, error) {
-		var c ackedClaim
-		err := r.Scan(&c.claimID, &c.control, &c.visitID, &c.submission)
-		return c, err
-	})
+	return pgx.CollectRows(rows, scanAcked)
+}
+
+// scanAcked reads claim_id, control_number, visit_id and submission.
+func scanAcked(r pgx.CollectableRow) (ackedClaim, error) {
+	var c ackedClaim
+	err := r.Scan(&c.claimID, &c.control, &c.visitID, &c.submission)
+	return c, err
 }
 
 // claimsByControl finds the claims a 277CA names, by control number, in
@@ -189,17 +192,13 @@ func (a *Acks) claimsByControl(ctx context.Context, controls []string) (map[stri
 	if err != nil {
 		return nil, fmt.Errorf("claims of 277CA: %w", err)
 	}
-	found := make(map[string]ackedClaim, len(controls))
-	for rows.Next() {
-		var c ackedClaim
-		if err := rows.Scan(&c.claimID, &c.control, &c.visitID, &c.submission); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("claims of 277CA: %w", err)
-		}
-		found[c.control] = c
-	}
-	if err := rows.Err(); err != nil {
+	claims, err := pgx.CollectRows(rows, scanAcked)
+	if err != nil {
 		return nil, fmt.Errorf("claims of 277CA: %w", err)
+	}
+	found := make(map[string]ackedClaim, len(claims))
+	for _, c := range claims {
+		found[c.control] = c
 	}
 	return found, nil
 }

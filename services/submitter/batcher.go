@@ -87,34 +87,19 @@ func (b *Batcher) Run(ctx context.Context, acks *Acks) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			every(ctx, b.Config.Interval, func() {
+			platform.Every(ctx, b.Config.Interval, func() {
 				if _, err := acks.Step(ctx); err != nil && ctx.Err() == nil {
 					b.Log.Warn("acknowledgements", zap.Error(err))
 				}
 			})
 		}()
 	}
-	every(ctx, b.Config.Interval, func() {
+	platform.Every(ctx, b.Config.Interval, func() {
 		if _, err := b.Step(ctx); err != nil && ctx.Err() == nil {
 			b.Log.Warn("batch", zap.Error(err))
 		}
 	})
 	return nil
-}
-
-// every runs step now and then every interval until ctx ends; a step that
-// takes longer than the interval is followed by the next at once.
-func every(ctx context.Context, interval time.Duration, step func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		step()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Step sends what is prepared, then makes and sends batches while full ones
