@@ -28,13 +28,13 @@ func TestCodedTimelineLeavesTheVisitOut(t *testing.T) {
 		t.Fatalf("decoded %+v; want the coding's fields", d.VisitCoded)
 	}
 	if d.VisitCoded.Visit.Patient.LastName != "" {
-		t.Errorf("the visit was decoded: %q", d.VisitCoded.Visit.Patient.LastName)
+		t.Error("the visit was decoded") // its value stays out of test output
 	}
 	want := "coded (revision 2, CMS method, rules 2026.11.2): 97530×2 GO KX; charge $165.00"
-	if got := codedSummary(&d.VisitCoded); got != want {
+	switch got := codedSummary(&d.VisitCoded); {
+	case strings.Contains(got, "Zebedee"):
+		t.Error("the summary carries the patient's name") // its text stays out of test output
+	case got != want:
 		t.Errorf("summary %q; want %q", got, want)
-	}
-	if s := codedSummary(&d.VisitCoded); strings.Contains(s, "Zebedee") {
-		t.Errorf("summary carries PHI: %q", s)
 	}
 }
